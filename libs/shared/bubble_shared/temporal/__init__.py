@@ -1,0 +1,1 @@
+"""Temporal wiring shared by every process that talks to Temporal."""

@@ -1,0 +1,1 @@
+"""Helpers for the tests of every service: real Temporal servers, clean process exit."""

@@ -1,0 +1,1 @@
+"""Scripts people run on the repository: codegen, contract checks, the dev stack, benchmarks."""
