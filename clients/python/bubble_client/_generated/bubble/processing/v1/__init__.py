@@ -612,6 +612,12 @@ class AnalyzeItemImagesInput(betterproto2.Message):
     Whether the run may reprocess an item that is already PROCESSED.
     """
 
+    run_id: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    Required. Run ID of the run (Temporal's run_id), recorded with
+    workflow_id so a retry of the same run is recognised as the same claim.
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "AnalyzeItemImagesInput", AnalyzeItemImagesInput
@@ -1239,9 +1245,11 @@ class ImageAnalysis(betterproto2.Message):
 
     has_alpha: "bool" = betterproto2.field(14, betterproto2.TYPE_BOOL)
     """
-    Whether the image has an alpha channel (modes "RGBA", "LA", "PA", or a
-    palette with transparency). Matters because transparent product shots
-    render differently on coloured backgrounds.
+    Whether the image has transparency that is actually used: an alpha
+    channel (modes "RGBA", "LA", "PA", or a palette with transparency) with
+    at least one pixel that is not fully opaque. An opaque RGBA export is
+    false. Matters because transparent product shots render differently on
+    coloured backgrounds.
     """
 
     frame_count: "int" = betterproto2.field(15, betterproto2.TYPE_INT32)
@@ -1627,6 +1635,12 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
     the batch's start time survives continue-as-new.
     """
 
+    analysis_task_queue: "str" = betterproto2.field(17, betterproto2.TYPE_STRING)
+    """
+    Passed to each child: task queue of `analyze_item_images`; empty means
+    "image-analysis".
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "ItemBatchProcessingWorkflowInput", ItemBatchProcessingWorkflowInput
@@ -1879,6 +1893,14 @@ class ItemImageProcessingWorkflowInput(betterproto2.Message):
     new analyser be rolled out to selected runs first.
     """
 
+    analysis_task_queue: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    Task queue of the `analyze_item_images` activity; empty means
+    "image-analysis". Image analysis is CPU-bound and runs on workers of its
+    own, so whoever starts the run routes it (the workflow cannot read the
+    deployment's settings deterministically).
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "ItemImageProcessingWorkflowInput", ItemImageProcessingWorkflowInput
@@ -1958,9 +1980,11 @@ class ItemRunStatus(betterproto2.Message):
 
     workflow_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
     """
-    Temporal workflow ID of the run. Unique per run: reprocessing the same
-    item creates a new workflow ID, so the ID names this run forever and
-    dedupes its notifications.
+    Temporal workflow ID of the run: "item-processing/<item_id>", one per
+    item. Temporal allows one open run per workflow ID, which is what makes
+    "at most one open run per item" hold for every caller (the service,
+    batches); reprocessing the item starts a new run under the same ID, and
+    run_id tells the runs apart.
     """
 
     run_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
@@ -2203,6 +2227,12 @@ class MarkItemProcessingFailedInput(betterproto2.Message):
     CANCELLED instead of FAILED.
     """
 
+    run_id: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    Required. Run ID of the run; with workflow_id it identifies the run
+    whose outcome the item holds, so a retry or replay writes it once.
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "MarkItemProcessingFailedInput", MarkItemProcessingFailedInput
@@ -2352,8 +2382,8 @@ class SendProcessingNotificationInput(betterproto2.Message):
     row for the owner and, when the owner has a webhook configured, POSTs it
     there signed with HMAC-SHA256 over the body using the owner's secret.
 
-    The row is unique per (workflow_id, kind): a retried activity or a
-    replayed workflow finds the existing row instead of notifying twice, and
+    The row is unique per (workflow_id, run_id, kind): a retried activity or
+    a replayed workflow finds the existing row instead of notifying twice, and
     a webhook already recorded as delivered on the row is not sent again.
     Transient webhook failures (network errors, HTTP 429 and 5xx) raise a
     retryable error so Temporal retries the delivery; other HTTP errors are
@@ -2399,6 +2429,14 @@ class SendProcessingNotificationInput(betterproto2.Message):
     """
     ID of the batch the run belongs to, so a webhook consumer can group
     notifications. Empty when none.
+    """
+
+    run_id: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    Required. Run ID of the run. A notification is unique per
+    (workflow_id, run_id, kind): item runs share one workflow ID per item,
+    so the run ID tells a retry of this run (same notification) from a
+    later run of the same item (a new notification).
     """
 
 
@@ -2689,6 +2727,12 @@ class UpdateItemWithSuggestionsInput(betterproto2.Message):
     )
     """
     Required. The suggestions to store on the item.
+    """
+
+    run_id: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    Required. Run ID of the run; with workflow_id it identifies the run
+    whose result the item holds, so a retry or replay writes it once.
     """
 
 

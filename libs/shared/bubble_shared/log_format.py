@@ -1,0 +1,63 @@
+"""Structured logs: one JSON object per line, with the workflow, item and attempt on each record.
+
+Temporal's ``workflow.logger`` and ``activity.logger`` attach their context as ``temporal_workflow``
+/ ``temporal_activity`` dicts; they are flattened here into top-level keys (``workflow_id``,
+``attempt``...) so a log search for one item or one workflow finds every line about it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_TEMPORAL_CONTEXTS = ("temporal_workflow", "temporal_activity")
+_FLATTENED_KEYS = {
+    "workflow_id": "workflow_id",
+    "run_id": "run_id",
+    "workflow_run_id": "run_id",
+    "workflow_type": "workflow_type",
+    "activity_type": "activity_type",
+    "activity_id": "activity_id",
+    "attempt": "attempt",
+    "task_queue": "task_queue",
+}
+_EXTRA_KEYS = ("item_id", "batch_id", "image_id", "rpc", "code", "duration_ms", "peer")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for context_name in _TEMPORAL_CONTEXTS:
+            context = getattr(record, context_name, None)
+            if isinstance(context, dict):
+                for key, value in context.items():
+                    if key in _FLATTENED_KEYS:
+                        entry[_FLATTENED_KEYS[key]] = value
+        for key in _EXTRA_KEYS:
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
+    """Root logging to stderr; JSON lines for machines, plain text for a person at a terminal."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

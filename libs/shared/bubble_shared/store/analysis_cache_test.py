@@ -1,0 +1,65 @@
+"""The analysis cache: first writer wins, races are harmless, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from bubble.processing.v1 import analysis_pb2
+from bubble_shared.store import ItemStore
+
+SHA = "ab" * 32
+KEY = {"sha256": SHA, "analyzer_name": "bubble-pillow", "analyzer_version": "1.0.0"}
+
+
+def analysis(width: int) -> analysis_pb2.ImageAnalysis:
+    return analysis_pb2.ImageAnalysis(
+        sha256=SHA,
+        format="JPEG",
+        width=width,
+        height=10,
+        analyzer_name="bubble-pillow",
+        analyzer_version="1.0.0",
+        dominant_colors=[analysis_pb2.ColorSwatch(hex="#000080", name="navy", fraction=0.5)],
+    )
+
+
+def test_a_missing_entry_is_none(store: ItemStore) -> None:
+    assert store.get_cached_analysis(**KEY) is None
+
+
+def test_put_then_get(store: ItemStore) -> None:
+    store.put_cached_analysis(**KEY, analysis=analysis(10))
+
+    assert store.get_cached_analysis(**KEY) == analysis(10)
+
+
+def test_the_key_includes_analyzer_name_and_version(store: ItemStore) -> None:
+    store.put_cached_analysis(**KEY, analysis=analysis(10))
+
+    assert store.get_cached_analysis(**{**KEY, "analyzer_version": "2.0.0"}) is None
+    assert store.get_cached_analysis(**{**KEY, "analyzer_name": "other"}) is None
+    assert store.get_cached_analysis(**{**KEY, "sha256": "cd" * 32}) is None
+
+
+def test_the_first_writer_wins(store: ItemStore) -> None:
+    store.put_cached_analysis(**KEY, analysis=analysis(10))
+    store.put_cached_analysis(**KEY, analysis=analysis(20))
+
+    assert store.get_cached_analysis(**KEY) == analysis(10)
+
+
+def test_concurrent_puts_of_one_key_do_not_fail(store: ItemStore) -> None:
+    threads = 8
+    barrier = threading.Barrier(threads)
+
+    def put(width: int) -> None:
+        barrier.wait()
+        store.put_cached_analysis(**KEY, analysis=analysis(width))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(put, range(1, threads + 1)))
+
+    cached = store.get_cached_analysis(**KEY)
+    assert cached is not None
+    assert cached.width in range(1, threads + 1)

@@ -1,0 +1,61 @@
+"""Fixtures of the store tests: every test gets its own migrated database, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bubble_shared.store.database import create_engine
+from bubble_shared.store.items import ItemStore
+from bubble_shared.store.schema import upgrade
+from bubble_shared.testing.databases import DatabaseKind, temporary_database
+
+
+class FakeClock:
+    """A clock that only moves when told to, so create_time order is the test's choice."""
+
+    def __init__(self, start: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float = 1.0) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_kind(request: pytest.FixtureRequest) -> DatabaseKind:
+    kind: DatabaseKind = request.param
+    return kind
+
+
+@pytest.fixture()
+def database_url(database_kind: DatabaseKind, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (not migrated)."""
+    with temporary_database(database_kind, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a migrated database of its own."""
+    upgrade(database_url)
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture()
+def store(engine: Engine, clock: FakeClock) -> ItemStore:
+    return ItemStore(engine, clock=clock)

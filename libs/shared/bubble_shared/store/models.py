@@ -1,0 +1,194 @@
+"""The database schema of the item store, as SQLAlchemy ORM models.
+
+``migrations/versions`` must create exactly this schema: ``migrate_test.py`` compares a migrated
+database with these models, so the two cannot drift apart. Change both together.
+
+Enumerations are stored as short names ("PROCESSED"), not protobuf numbers, so the data reads
+well in SQL and survives renumbering; the CHECK constraints list the names a migration allows.
+Protobuf messages (suggestions, per-image analysis) are stored as serialized bytes: the store
+never queries inside them, and binary protobuf tolerates fields added or removed later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bubble_shared.store.timestamps import UtcDateTime
+
+# Deterministic constraint names, so migrations can refer to (and later drop) them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# ItemStatus values without the "ITEM_STATUS_" prefix; UNSPECIFIED is never stored.
+ITEM_STATUS_NAMES = ("PENDING", "PROCESSING", "PROCESSED", "FAILED", "CANCELLED")
+# NotificationKind values without the "NOTIFICATION_KIND_" prefix; UNSPECIFIED is never stored.
+NOTIFICATION_KIND_NAMES = ("PROCESSED", "FAILED", "CANCELLED")
+
+# Temporal accepts workflow IDs up to 1,000 characters by default; run IDs are UUIDs.
+WORKFLOW_ID_LENGTH = 1000
+RUN_ID_LENGTH = 255
+ITEM_ID_LENGTH = 128
+OWNER_ID_LENGTH = 128
+IMAGE_ID_LENGTH = 64
+
+
+def _in_list(column: str, names: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(name) for name in names)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Item(Base):
+    """A marketplace item and the state of its processing.
+
+    Two run references tell runs apart: ``current_*`` is the run that has claimed the item and not
+    yet written an outcome (set exactly while the status is PROCESSING); ``last_*`` is the run whose
+    outcome (PROCESSED, FAILED, CANCELLED) the item holds. Their start times are the monotonic run
+    markers that let an old run's late write be refused.
+    """
+
+    __tablename__ = "items"
+
+    item_id: Mapped[str] = mapped_column(String(ITEM_ID_LENGTH), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+
+    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    last_error_image_id: Mapped[str | None] = mapped_column(String(IMAGE_ID_LENGTH))
+    last_error_retryable: Mapped[bool | None]
+    last_error_stage: Mapped[str | None] = mapped_column(String(32))
+
+    # Serialized analysis_pb2.ItemSuggestions of the last successful run.
+    suggestions: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    current_workflow_id: Mapped[str | None] = mapped_column(String(WORKFLOW_ID_LENGTH))
+    current_run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH))
+    current_run_start_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_workflow_id: Mapped[str | None] = mapped_column(String(WORKFLOW_ID_LENGTH))
+    last_run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH))
+    last_run_start_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    update_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Bumped by every write, so a reader can tell whether the item changed.
+    version: Mapped[int] = mapped_column(Integer)
+
+    images: Mapped[list[ItemImage]] = relationship(
+        back_populates="item",
+        order_by="ItemImage.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        # Every query says how it loads images: an accidental lazy load (N+1) raises instead.
+        lazy="raise",
+    )
+
+    __table_args__ = (
+        CheckConstraint(_in_list("status", ITEM_STATUS_NAMES), name="status"),
+        CheckConstraint(f"length(item_id) BETWEEN 1 AND {ITEM_ID_LENGTH}", name="item_id_length"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        # ListItems: newest first, optionally for one owner; item_id breaks ties in the keyset.
+        Index("ix_items_owner_id_create_time", "owner_id", "create_time", "item_id"),
+        Index("ix_items_create_time", "create_time", "item_id"),
+        Index("ix_items_status", "status"),
+    )
+
+
+class ItemImage(Base):
+    """One image of an item. Images are fixed at creation; runs only fill in their analysis."""
+
+    __tablename__ = "item_images"
+
+    image_id: Mapped[str] = mapped_column(String(IMAGE_ID_LENGTH), primary_key=True)
+    item_id: Mapped[str] = mapped_column(
+        String(ITEM_ID_LENGTH), ForeignKey("items.item_id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    uri: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    # Serialized analysis_pb2.ImageAnalysis from the last successful run.
+    analysis: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    item: Mapped[Item] = relationship(back_populates="images", lazy="raise")
+
+    __table_args__ = (
+        # Also the index that finds an item's images (and serves the foreign key).
+        UniqueConstraint("item_id", "position"),
+        CheckConstraint("position >= 0", name="position_non_negative"),
+        CheckConstraint("size_bytes >= 0", name="size_bytes_non_negative"),
+    )
+
+
+class Notification(Base):
+    """A notification to an item's owner about how a run ended.
+
+    Unique per run and kind, so a retried activity or a replayed workflow finds the existing row
+    instead of notifying twice. No foreign key to items: a run whose item was deleted still
+    notifies, and the history outlives the item.
+    """
+
+    __tablename__ = "notifications"
+
+    notification_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH))
+    run_id: Mapped[str] = mapped_column(String(RUN_ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[str] = mapped_column(String(ITEM_ID_LENGTH))
+    owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
+    summary: Mapped[str] = mapped_column(Text)
+    # JSON object, as text: portable, and only ever read back whole.
+    payload: Mapped[str] = mapped_column(Text)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivery_attempts: Mapped[int] = mapped_column(Integer)
+    last_delivery_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "run_id", "kind"),
+        CheckConstraint(_in_list("kind", NOTIFICATION_KIND_NAMES), name="kind"),
+        CheckConstraint("delivery_attempts >= 0", name="delivery_attempts_non_negative"),
+        Index("ix_notifications_item_id", "item_id"),
+    )
+
+
+class AnalysisCacheEntry(Base):
+    """An image analysis keyed by the file's bytes and the analyser that produced it.
+
+    Analysis is a pure function of (bytes, analyser version), so an entry never goes stale and is
+    never updated: the first writer wins and later writers of the same key are ignored.
+    """
+
+    __tablename__ = "analysis_cache"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    analyzer_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    analyzer_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Serialized analysis_pb2.ImageAnalysis.
+    analysis: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,1 @@
+"""The Temporal worker of Bubble item processing: workflows, activities, the worker process."""

@@ -1,0 +1,1 @@
+"""The activities: image analysis, item writes, owner notifications."""

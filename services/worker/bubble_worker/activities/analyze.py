@@ -1,0 +1,181 @@
+"""The ``analyze_item_images`` activity: claim the item, analyse every image, derive suggestions.
+
+It runs on its own task queue (``image-analysis``) so that CPU-bound work scales on its own
+workers. Per image: the file is located under MEDIA_ROOT, hashed, looked up in the analysis cache
+(sha256 + analyser version: the same bytes are never analysed twice) and otherwise analysed in the
+process pool. Heartbeats go out after every image and every few seconds while waiting, so a dead
+worker is noticed quickly and a cancellation reaches the activity.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, CancelledError
+
+from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
+from bubble_shared.media import MediaPathError, resolve_media_path
+from bubble_shared.store import ItemNotFoundError, ItemStore
+from bubble_shared.temporal import names
+from bubble_worker.activities.analysis_pool import AnalysisPool
+from bubble_worker.activities.errors import processing_failure
+from bubble_worker.analysis import (
+    Analyzer,
+    ImageRejectedError,
+    analyze_image_file,
+    file_sha256,
+    get_analyzer,
+    suggest_for_item,
+)
+
+HEARTBEAT_EVERY_SECONDS = 5.0
+ANALYZING = run_pb2.PROCESSING_STAGE_ANALYZING
+
+
+@dataclass(frozen=True)
+class _PendingImage:
+    image: item_pb2.ItemImage
+    sha256: str
+
+
+class AnalyzeItemImages:
+    def __init__(
+        self, *, store: ItemStore, media_root: Path, pool: AnalysisPool, default_analyzer: str = ""
+    ) -> None:
+        self._store = store
+        self._media_root = media_root
+        self._pool = pool
+        self._default_analyzer = default_analyzer
+
+    @activity.defn(name=names.ANALYZE_ITEM_IMAGES)
+    def analyze_item_images(
+        self, request: activities_pb2.AnalyzeItemImagesInput
+    ) -> activities_pb2.AnalyzeItemImagesOutput:
+        try:
+            claim = self._store.claim_item(
+                item_id=request.item_id,
+                workflow_id=request.workflow_id,
+                run_id=request.run_id,
+                run_start_time=request.run_start_time.ToDatetime(tzinfo=UTC),
+                force=request.force,
+            )
+        except ItemNotFoundError:
+            raise processing_failure(
+                "ITEM_NOT_FOUND", f"item {request.item_id!r} does not exist", stage=ANALYZING
+            ) from None
+        if claim.skip_reason:
+            activity.logger.info("item %s skipped (reason %s)", request.item_id, claim.skip_reason)
+            return activities_pb2.AnalyzeItemImagesOutput(skip_reason=claim.skip_reason)
+
+        images = list(request.images) or list(claim.item.images)
+        analyzer = self._analyzer(request.analyzer)
+        analyses, cache_hits = self._analyze_all(images, analyzer)
+        ordered = [analyses[image.image_id] for image in images]
+        return activities_pb2.AnalyzeItemImagesOutput(
+            analysis=analysis_pb2.ItemAnalysis(item_id=request.item_id, images=ordered),
+            suggestions=suggest_for_item(ordered, item_title=claim.item.title),
+            cache_hits=cache_hits,
+        )
+
+    def _analyzer(self, name: str) -> Analyzer:
+        try:
+            return get_analyzer(name or self._default_analyzer)
+        except ValueError as err:
+            raise processing_failure("INVALID_ARGUMENT", str(err), stage=ANALYZING) from None
+
+    def _analyze_all(
+        self, images: list[item_pb2.ItemImage], analyzer: Analyzer
+    ) -> tuple[dict[str, analysis_pb2.ImageAnalysis], int]:
+        analyses: dict[str, analysis_pb2.ImageAnalysis] = {}
+        pending: dict[Future[bytes], _PendingImage] = {}
+        try:
+            for image in images:
+                path = self._locate(image)
+                sha256 = file_sha256(path)
+                cached = self._store.get_cached_analysis(
+                    sha256=sha256, analyzer_name=analyzer.name, analyzer_version=analyzer.version
+                )
+                if cached is not None:
+                    cached.image_id = image.image_id
+                    analyses[image.image_id] = cached
+                    continue
+                future = self._pool.submit(
+                    analyze_image_file,
+                    analyzer.name,
+                    image.image_id,
+                    str(path),
+                    str(self._media_root),
+                )
+                pending[future] = _PendingImage(image, sha256)
+            cache_hits = len(analyses)
+            self._collect(pending, analyses, analyzer)
+        finally:
+            for future in pending:
+                future.cancel()
+        return analyses, cache_hits
+
+    def _locate(self, image: item_pb2.ItemImage) -> Path:
+        """The image's file, or a non-retryable IMAGE_NOT_FOUND naming the image and why."""
+        try:
+            path = resolve_media_path(self._media_root, image.uri)
+        except MediaPathError as err:
+            raise processing_failure(
+                "IMAGE_NOT_FOUND",
+                f"image {image.image_id} ({image.uri!r}): {err}",
+                image_id=image.image_id,
+                stage=ANALYZING,
+            ) from None
+        if not path.is_file():
+            raise processing_failure(
+                "IMAGE_NOT_FOUND",
+                f"image {image.image_id} ({image.uri!r}): no such file under MEDIA_ROOT",
+                image_id=image.image_id,
+                stage=ANALYZING,
+            )
+        return path
+
+    def _collect(
+        self,
+        pending: dict[Future[bytes], _PendingImage],
+        analyses: dict[str, analysis_pb2.ImageAnalysis],
+        analyzer: Analyzer,
+    ) -> None:
+        waiting = set(pending)
+        while waiting:
+            done, waiting = wait(
+                waiting, timeout=HEARTBEAT_EVERY_SECONDS, return_when=FIRST_COMPLETED
+            )
+            for future in done:
+                image = pending[future]
+                analysis = analysis_pb2.ImageAnalysis.FromString(self._result(future, image))
+                analysis.analyze_time.FromDatetime(datetime.now(UTC))
+                self._store.put_cached_analysis(
+                    sha256=image.sha256,
+                    analyzer_name=analyzer.name,
+                    analyzer_version=analyzer.version,
+                    analysis=analysis,
+                )
+                analyses[image.image.image_id] = analysis
+            activity.heartbeat(len(analyses))
+            if activity.is_cancelled():
+                raise CancelledError("analysis cancelled")
+
+    @staticmethod
+    def _result(future: Future[bytes], image: _PendingImage) -> bytes:
+        try:
+            return future.result()
+        except ImageRejectedError as err:
+            raise processing_failure(
+                err.code, str(err), image_id=image.image.image_id, stage=ANALYZING
+            ) from None
+        except BrokenProcessPool:
+            # Transient: the pool replaces itself and Temporal retries the activity.
+            raise ApplicationError(
+                f"the analysis process died while analysing image {image.image.image_id}",
+                type="ANALYSIS_PROCESS_DIED",
+            ) from None

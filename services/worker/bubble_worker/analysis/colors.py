@@ -1,0 +1,147 @@
+"""Dominant colours of an image and their human names."""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from PIL import Image
+
+from bubble.processing.v1 import analysis_pb2
+from bubble_worker.analysis.geometry import fit_within
+from bubble_worker.analysis.measures import OPAQUE_ALPHA_MIN
+
+MAX_SWATCHES: Final = 5
+"""Clusters per image; analysis.proto allows at most 5."""
+
+MIN_SWATCH_FRACTION: Final = 0.02
+"""Clusters covering less than 2% of the picture are specks (logos, highlights, noise): naming
+them would put colours into tags that a buyer cannot see in the listing."""
+
+SAMPLE_EDGE: Final = 128
+"""Colours are clustered on a copy this big (about 12k pixels): plenty for 5 clusters, and
+quantisation cost grows with the pixel count."""
+
+_KMEANS_ITERATIONS: Final = 4
+"""k-means passes after Pillow's median cut, which move each cluster's colour to the mean of
+its pixels (median cut alone reports box centres); each pass costs one sweep of the sample."""
+
+PALETTE: Final[tuple[tuple[str, tuple[int, int, int]], ...]] = (
+    ("black", (0, 0, 0)),
+    ("gray", (128, 128, 128)),
+    ("silver", (192, 192, 192)),
+    ("white", (255, 255, 255)),
+    ("red", (211, 47, 47)),
+    ("burgundy", (128, 0, 32)),
+    ("pink", (244, 143, 177)),
+    ("orange", (245, 124, 0)),
+    ("yellow", (253, 216, 53)),
+    ("beige", (220, 205, 170)),
+    ("brown", (121, 85, 72)),
+    ("olive", (128, 128, 0)),
+    ("green", (56, 142, 60)),
+    ("teal", (0, 137, 123)),
+    ("light blue", (144, 202, 249)),
+    ("blue", (30, 136, 229)),
+    ("blue", (25, 55, 215)),
+    ("navy", (26, 35, 126)),
+    ("purple", (123, 31, 162)),
+)
+"""Named colours as (name, anchor) pairs: typical product colours rather than pure primaries,
+because photos are rarely saturated. Blue has two anchors because CIELAB distances bend in
+the blues: with one, saturated royal blues land nearer to purple."""
+
+COLOR_NAMES: Final = tuple(dict.fromkeys(name for name, _ in PALETTE))
+"""Every name :func:`color_name` can return."""
+
+
+def dominant_colors(image: Image.Image) -> list[analysis_pb2.ColorSwatch]:
+    """The most common colours of an "RGB" or "RGBA" image, most dominant first.
+
+    Transparent pixels are not part of the picture and are left out, so fractions are shares of
+    the visible pixels. Ties are broken by hex value to keep the result deterministic.
+    """
+    sample = image.resize(fit_within(image.size, SAMPLE_EDGE), Image.Resampling.BOX)
+    if sample.mode == "RGBA":
+        visible = _visible_pixels(sample)
+        if visible is None:
+            return []
+        sample = visible
+    quantized = sample.quantize(
+        colors=MAX_SWATCHES,
+        method=Image.Quantize.MEDIANCUT,
+        kmeans=_KMEANS_ITERATIONS,
+        dither=Image.Dither.NONE,
+    )
+    palette = quantized.getpalette() or []
+    total = sample.width * sample.height
+    clusters = sorted(
+        ((count, _hex(palette[3 * index : 3 * index + 3])) for count, index in _colors(quantized)),
+        key=lambda cluster: (-cluster[0], cluster[1]),
+    )
+    return [
+        analysis_pb2.ColorSwatch(hex=hex_value, name=color_name(hex_value), fraction=count / total)
+        for count, hex_value in clusters
+        if count / total >= MIN_SWATCH_FRACTION
+    ][:MAX_SWATCHES]
+
+
+def color_name(hex_value: str) -> str:
+    """Name of the :data:`PALETTE` anchor nearest to ``hex_value`` ("#rrggbb").
+
+    Distances are measured in CIELAB, where equal distances look about equally different, so
+    "nearest" matches what a person would say (in RGB, dark blue is closer to black than to navy).
+    """
+    target = _lab(_rgb(hex_value))
+    return min(_PALETTE_LAB, key=lambda anchor: math.dist(target, anchor[1]))[0]
+
+
+def _visible_pixels(sample: Image.Image) -> Image.Image | None:
+    """The sample's visible pixels as a one-row "RGB" image, or None when there are none."""
+    rgb = sample.convert("RGB").tobytes()
+    alpha = sample.getchannel("A").tobytes()
+    visible = [
+        rgb[3 * index : 3 * index + 3] for index, a in enumerate(alpha) if a >= OPAQUE_ALPHA_MIN
+    ]
+    if not visible:
+        return None
+    return Image.frombytes("RGB", (len(visible), 1), b"".join(visible))
+
+
+def _colors(quantized: Image.Image) -> list[tuple[int, int]]:
+    """(pixel count, palette index) of every colour a quantised ("P") image uses."""
+    return [
+        (count, index)
+        for count, index in quantized.getcolors(MAX_SWATCHES) or []
+        if isinstance(index, int)
+    ]
+
+
+def _hex(rgb: list[int]) -> str:
+    red, green, blue = rgb
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def _rgb(hex_value: str) -> tuple[int, int, int]:
+    return int(hex_value[1:3], 16), int(hex_value[3:5], 16), int(hex_value[5:7], 16)
+
+
+def _lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
+    """sRGB (D65) to CIELAB."""
+    red, green, blue = (_linear(channel / 255) for channel in rgb)
+    x = (0.4124 * red + 0.3576 * green + 0.1805 * blue) / 0.95047
+    y = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    z = (0.0193 * red + 0.1192 * green + 0.9505 * blue) / 1.08883
+    fx, fy, fz = (_lab_f(value) for value in (x, y, z))
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def _linear(channel: float) -> float:
+    return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+
+def _lab_f(value: float) -> float:
+    return value ** (1 / 3) if value > (6 / 29) ** 3 else value / (3 * (6 / 29) ** 2) + 4 / 29
+
+
+_PALETTE_LAB: Final = tuple((name, _lab(rgb)) for name, rgb in PALETTE)

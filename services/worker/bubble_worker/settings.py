@@ -1,0 +1,100 @@
+"""The worker's settings, read once from the environment and validated before anything starts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
+
+
+class Queues(Enum):
+    """Which task queues this process polls: both, or one so each can scale on its own."""
+
+    ALL = "all"
+    WORKFLOWS = "workflows"
+    ANALYSIS = "analysis"
+
+    @property
+    def runs_workflows(self) -> bool:
+        return self in (Queues.ALL, Queues.WORKFLOWS)
+
+    @property
+    def runs_analysis(self) -> bool:
+        return self in (Queues.ALL, Queues.ANALYSIS)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    temporal: TemporalSettings
+    store: StoreSettings
+    queues: Queues = Queues.ALL
+    max_concurrent_activities: int = 50
+    max_concurrent_workflows: int = 100
+    analysis_processes: int = 2
+    max_concurrent_analyses: int = 4
+    analyzer: str = ""
+    metrics_port: int = 9464
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: str | None = None
+    notify_webhook_timeout_seconds: float = 10.0
+    shutdown_grace_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
+        """Raises SettingsError naming every variable with a bad value."""
+        env = EnvReader(environ)
+        queues_name = env.text("WORKER_QUEUES", cls.queues.value)
+        try:
+            queues = Queues(queues_name)
+        except ValueError:
+            env.problems.append(
+                f"WORKER_QUEUES={queues_name!r} must be one of {', '.join(q.value for q in Queues)}"
+            )
+            queues = cls.queues
+        processes = env.integer(
+            "ANALYSIS_PROCESSES", os.cpu_count() or cls.analysis_processes, minimum=1, maximum=256
+        )
+        settings = cls(
+            temporal=TemporalSettings.read(env),
+            store=StoreSettings.read(env),
+            queues=queues,
+            max_concurrent_activities=env.integer(
+                "TEMPORAL_MAX_CONCURRENT_ACTIVITIES",
+                cls.max_concurrent_activities,
+                minimum=1,
+                maximum=10_000,
+            ),
+            max_concurrent_workflows=env.integer(
+                "TEMPORAL_MAX_CONCURRENT_WORKFLOWS",
+                cls.max_concurrent_workflows,
+                minimum=2,
+                maximum=10_000,
+            ),
+            analysis_processes=processes,
+            # Twice the processes: one activity hashes and waits on the database while another's
+            # images are being decoded.
+            max_concurrent_analyses=env.integer(
+                "ANALYSIS_MAX_CONCURRENT_ACTIVITIES", 2 * processes, minimum=1, maximum=10_000
+            ),
+            analyzer=env.text("ANALYZER", cls.analyzer),
+            metrics_port=env.integer("METRICS_PORT", cls.metrics_port, minimum=0, maximum=65535),
+            notify_webhook_url=env.url("NOTIFY_WEBHOOK_URL", schemes=("http", "https")),
+            notify_webhook_secret=env.optional_text("NOTIFY_WEBHOOK_SECRET"),
+            notify_webhook_timeout_seconds=env.seconds(
+                "NOTIFY_WEBHOOK_TIMEOUT_SECONDS",
+                cls.notify_webhook_timeout_seconds,
+                minimum=0.1,
+                maximum=300,
+            ),
+            shutdown_grace_seconds=env.seconds(
+                "WORKER_SHUTDOWN_GRACE_SECONDS",
+                cls.shutdown_grace_seconds,
+                minimum=0,
+                maximum=3600,
+            ),
+        )
+        env.raise_if_invalid()
+        return settings

@@ -1,0 +1,94 @@
+"""Worker settings: defaults, every variable read, every bad value reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bubble_shared.settings import SettingsError
+from bubble_worker.settings import Queues, WorkerSettings
+
+
+def test_defaults_run_everything_locally() -> None:
+    settings = WorkerSettings.from_env({})
+
+    assert settings.temporal.address == "localhost:7233"
+    assert settings.temporal.namespace == "default"
+    assert settings.temporal.task_queue == "item-processing"
+    assert settings.temporal.analysis_task_queue == "image-analysis"
+    assert settings.store.database_url == "sqlite:///.local/bubble.db"
+    assert settings.store.media_root == Path(".local/media").absolute()
+    assert settings.queues is Queues.ALL
+    assert settings.notify_webhook_url is None
+
+
+def test_reads_every_variable() -> None:
+    settings = WorkerSettings.from_env(
+        {
+            "TEMPORAL_ADDRESS": "temporal.internal:7233",
+            "TEMPORAL_NAMESPACE": "bubble",
+            "TEMPORAL_TASK_QUEUE": "items",
+            "ANALYSIS_TASK_QUEUE": "images",
+            "TEMPORAL_MAX_CONCURRENT_ACTIVITIES": "20",
+            "TEMPORAL_MAX_CONCURRENT_WORKFLOWS": "40",
+            "WORKER_QUEUES": "analysis",
+            "ANALYSIS_PROCESSES": "3",
+            "ANALYSIS_MAX_CONCURRENT_ACTIVITIES": "5",
+            "ANALYZER": "pillow",
+            "DATABASE_URL": "postgresql://bubble@db/bubble",
+            "MEDIA_ROOT": "/srv/media",
+            "METRICS_PORT": "0",
+            "NOTIFY_WEBHOOK_URL": "https://hooks.example.com/bubble",
+            "NOTIFY_WEBHOOK_SECRET": "s3cret",
+            "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": "2.5",
+            "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
+        }
+    )
+
+    assert settings.temporal.address == "temporal.internal:7233"
+    assert settings.temporal.namespace == "bubble"
+    assert (settings.temporal.task_queue, settings.temporal.analysis_task_queue) == (
+        "items",
+        "images",
+    )
+    assert (settings.max_concurrent_activities, settings.max_concurrent_workflows) == (20, 40)
+    assert settings.queues is Queues.ANALYSIS
+    assert not settings.queues.runs_workflows
+    assert (settings.analysis_processes, settings.max_concurrent_analyses) == (3, 5)
+    assert settings.analyzer == "pillow"
+    assert settings.store.database_url == "postgresql://bubble@db/bubble"
+    assert settings.store.media_root == Path("/srv/media")
+    assert settings.metrics_port == 0
+    assert settings.notify_webhook_url == "https://hooks.example.com/bubble"
+    assert settings.notify_webhook_secret == "s3cret"
+    assert settings.notify_webhook_timeout_seconds == 2.5
+    assert settings.shutdown_grace_seconds == 5
+
+
+def test_every_bad_value_is_reported_together() -> None:
+    with pytest.raises(SettingsError) as raised:
+        WorkerSettings.from_env(
+            {
+                "TEMPORAL_ADDRESS": "no-port",
+                "TEMPORAL_MAX_CONCURRENT_ACTIVITIES": "lots",
+                "TEMPORAL_MAX_CONCURRENT_WORKFLOWS": "0",
+                "WORKER_QUEUES": "everything",
+                "DATABASE_URL": "mysql://db/bubble",
+                "NOTIFY_WEBHOOK_URL": "ftp://hooks",
+                "WORKER_SHUTDOWN_GRACE_SECONDS": "-1",
+            }
+        )
+
+    problems = "\n".join(raised.value.problems)
+    assert len(raised.value.problems) == 7
+    for expected in (
+        "TEMPORAL_ADDRESS='no-port' is not host:port",
+        "TEMPORAL_MAX_CONCURRENT_ACTIVITIES='lots' is not a whole number",
+        "TEMPORAL_MAX_CONCURRENT_WORKFLOWS=0 is outside 2..10000",
+        "WORKER_QUEUES='everything' must be one of all, workflows, analysis",
+        "DATABASE_URL='mysql://db/bubble' is not a SQLite or PostgreSQL URL",
+        "NOTIFY_WEBHOOK_URL='ftp://hooks' must be a URL starting with http or https://",
+        "WORKER_SHUTDOWN_GRACE_SECONDS=-1 is outside 0..3600 seconds",
+    ):
+        assert expected in problems

@@ -1,0 +1,147 @@
+"""Stand-in activities for workflow tests and history recording on the time-skipping server.
+
+The workflow tests check orchestration (order, retries, timeouts, failure and cancellation paths,
+batch windows); the real activities are tested on their own and end to end with a real database.
+Each stand-in registers under the real activity's name and records what it was called with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2
+from bubble_shared.temporal import names
+from bubble_worker.activities.errors import processing_failure
+from bubble_worker.workflows import WORKFLOWS
+
+AnalyzeBehaviour = Callable[
+    [activities_pb2.AnalyzeItemImagesInput, int], activities_pb2.AnalyzeItemImagesOutput | None
+]
+
+
+def suggestions_for(item_id: str) -> analysis_pb2.ItemSuggestions:
+    return analysis_pb2.ItemSuggestions(
+        title=f"Suggested {item_id}", primary_image_id=f"{item_id}-0"
+    )
+
+
+@dataclass
+class FakeActivities:
+    """Records calls; ``analyze`` decides per call what the analysis does (default: succeed)."""
+
+    analyze: AnalyzeBehaviour | None = None
+    analyze_delay_seconds: float = 0.0
+    notify_fails: bool = False
+    analyze_calls: list[activities_pb2.AnalyzeItemImagesInput] = field(default_factory=list)
+    updates: list[activities_pb2.UpdateItemWithSuggestionsInput] = field(default_factory=list)
+    failures: list[activities_pb2.MarkItemProcessingFailedInput] = field(default_factory=list)
+    notifications: list[activities_pb2.SendProcessingNotificationInput] = field(
+        default_factory=list
+    )
+    analyzing_now: int = 0
+    most_analyzing_at_once: int = 0
+
+    @activity.defn(name=names.ANALYZE_ITEM_IMAGES)
+    async def analyze_item_images(
+        self, request: activities_pb2.AnalyzeItemImagesInput
+    ) -> activities_pb2.AnalyzeItemImagesOutput:
+        self.analyze_calls.append(request)
+        self.analyzing_now += 1
+        self.most_analyzing_at_once = max(self.most_analyzing_at_once, self.analyzing_now)
+        try:
+            attempt = activity.info().attempt
+            result = self.analyze(request, attempt) if self.analyze else None
+            if self.analyze_delay_seconds:
+                await asyncio.sleep(self.analyze_delay_seconds)
+            return result or activities_pb2.AnalyzeItemImagesOutput(
+                analysis=analysis_pb2.ItemAnalysis(item_id=request.item_id),
+                suggestions=suggestions_for(request.item_id),
+            )
+        finally:
+            self.analyzing_now -= 1
+
+    @activity.defn(name=names.UPDATE_ITEM_WITH_SUGGESTIONS)
+    async def update_item_with_suggestions(
+        self, request: activities_pb2.UpdateItemWithSuggestionsInput
+    ) -> activities_pb2.UpdateItemWithSuggestionsOutput:
+        self.updates.append(request)
+        return activities_pb2.UpdateItemWithSuggestionsOutput(
+            applied=True, outcome=activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
+        )
+
+    @activity.defn(name=names.MARK_ITEM_PROCESSING_FAILED)
+    async def mark_item_processing_failed(
+        self, request: activities_pb2.MarkItemProcessingFailedInput
+    ) -> activities_pb2.MarkItemProcessingFailedOutput:
+        self.failures.append(request)
+        return activities_pb2.MarkItemProcessingFailedOutput(
+            applied=True, outcome=activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
+        )
+
+    @activity.defn(name=names.SEND_PROCESSING_NOTIFICATION)
+    async def send_processing_notification(
+        self, request: activities_pb2.SendProcessingNotificationInput
+    ) -> activities_pb2.SendProcessingNotificationOutput:
+        self.notifications.append(request)
+        if self.notify_fails:
+            raise processing_failure("WEBHOOK_REJECTED", "receiver said no")
+        return activities_pb2.SendProcessingNotificationOutput(
+            notification_id=f"n-{request.item_id}-{request.kind}", created=True
+        )
+
+
+def image_rejected(code: str = "IMAGE_CORRUPT") -> Exception:
+    return processing_failure(
+        code,
+        "image img-1: the file is truncated",
+        image_id="img-1",
+        stage=run_pb2.PROCESSING_STAGE_ANALYZING,
+    )
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    fakes: FakeActivities
+    task_queue: str
+    analysis_task_queue: str
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+
+@asynccontextmanager
+async def running_harness(
+    env: WorkflowEnvironment, fakes: FakeActivities
+) -> AsyncIterator[Harness]:
+    """Workflows and stand-in activities on their real two-queue layout, on fresh queues."""
+    suffix = uuid.uuid4().hex[:8]
+    harness = Harness(env, fakes, f"items-{suffix}", f"analysis-{suffix}")
+    async with (
+        Worker(
+            env.client,
+            task_queue=harness.task_queue,
+            workflows=list(WORKFLOWS),
+            activities=[
+                fakes.update_item_with_suggestions,
+                fakes.mark_item_processing_failed,
+                fakes.send_processing_notification,
+            ],
+        ),
+        Worker(
+            env.client,
+            task_queue=harness.analysis_task_queue,
+            activities=[fakes.analyze_item_images],
+        ),
+    ):
+        yield harness

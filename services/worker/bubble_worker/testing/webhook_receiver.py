@@ -1,0 +1,60 @@
+"""A real HTTP server on loopback standing in for an owner's webhook endpoint in tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    """Records every POST; answers with the queued statuses in order, then with 204."""
+
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)
+    received: list[ReceivedRequest] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_status(self, request: ReceivedRequest) -> int:
+        with self._lock:
+            self.received.append(request)
+            return self.statuses.pop(0) if self.statuses else 204
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            request = ReceivedRequest(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, body
+            )
+            self.send_response(receiver.next_status(request))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # - stdlib's name
+            """Quiet: the test asserts on what was received."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/bubble"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

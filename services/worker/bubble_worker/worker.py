@@ -1,0 +1,96 @@
+"""Assembles the Temporal workers of one process from its settings and dependencies."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bubble_shared.store import ItemStore
+from bubble_worker.activities.analysis_pool import AnalysisPool
+from bubble_worker.activities.analyze import AnalyzeItemImages
+from bubble_worker.activities.item_writes import ItemWrites
+from bubble_worker.activities.notify import Notifications
+from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
+from bubble_worker.settings import WorkerSettings
+from bubble_worker.workflows import WORKFLOWS
+
+
+@dataclass
+class WorkerResources:
+    """What the workers share and what must be closed after they stop."""
+
+    store: ItemStore
+    activity_threads: ThreadPoolExecutor
+    analysis_pool: AnalysisPool | None = None
+    webhook: WebhookSender | None = None
+
+    def close(self) -> None:
+        self.activity_threads.shutdown(wait=True)
+        if self.analysis_pool is not None:
+            self.analysis_pool.shutdown()
+        if self.webhook is not None:
+            self.webhook.close()
+
+
+def build_workers(
+    client: Client, settings: WorkerSettings, store: ItemStore
+) -> tuple[list[Worker], WorkerResources]:
+    """The workers for the queues in ``settings``, unstarted, and the resources they use."""
+    threads = max(settings.max_concurrent_activities, settings.max_concurrent_analyses)
+    resources = WorkerResources(
+        store=store,
+        activity_threads=ThreadPoolExecutor(threads, thread_name_prefix="activity"),
+    )
+    grace = timedelta(seconds=settings.shutdown_grace_seconds)
+    workers: list[Worker] = []
+    if settings.queues.runs_workflows:
+        if settings.notify_webhook_url:
+            resources.webhook = WebhookSender(
+                WebhookConfig(
+                    url=settings.notify_webhook_url,
+                    secret=settings.notify_webhook_secret,
+                    timeout_seconds=settings.notify_webhook_timeout_seconds,
+                )
+            )
+        writes = ItemWrites(store=store)
+        notifications = Notifications(store=store, webhook=resources.webhook)
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.temporal.task_queue,
+                workflows=list(WORKFLOWS),
+                activities=[
+                    writes.update_item_with_suggestions,
+                    writes.mark_item_processing_failed,
+                    notifications.send_processing_notification,
+                ],
+                activity_executor=resources.activity_threads,
+                max_concurrent_activities=settings.max_concurrent_activities,
+                max_concurrent_local_activities=settings.max_concurrent_activities,
+                max_concurrent_workflow_tasks=settings.max_concurrent_workflows,
+                graceful_shutdown_timeout=grace,
+            )
+        )
+    if settings.queues.runs_analysis:
+        resources.analysis_pool = AnalysisPool(settings.analysis_processes)
+        analyze = AnalyzeItemImages(
+            store=store,
+            media_root=settings.store.media_root,
+            pool=resources.analysis_pool,
+            default_analyzer=settings.analyzer,
+        )
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.temporal.analysis_task_queue,
+                activities=[analyze.analyze_item_images],
+                activity_executor=resources.activity_threads,
+                max_concurrent_activities=settings.max_concurrent_analyses,
+                graceful_shutdown_timeout=grace,
+            )
+        )
+    return workers, resources

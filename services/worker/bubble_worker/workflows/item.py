@@ -1,0 +1,220 @@
+"""ItemImageProcessingWorkflow: analyse an item's images, write the suggestions, notify the owner.
+
+analyse -> update the item -> notify; on failure: mark the item failed -> notify the failure; on
+cancellation: mark the item cancelled -> notify, then end cancelled. The database writes are local
+activities (no task-queue round trip), so a successful item costs two activity tasks: the analysis
+on its own queue and the notification.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
+    from bubble_shared.temporal import names
+    from bubble_worker.workflows import policies
+    from bubble_worker.workflows.failures import processing_error_from
+
+@workflow.defn(name=names.ITEM_WORKFLOW)
+class ItemImageProcessingWorkflow:
+    def __init__(self) -> None:
+        self._progress = workflows_pb2.ItemImageProcessingProgress()
+
+    @workflow.query(name=names.PROGRESS_QUERY)
+    def get_progress(self) -> workflows_pb2.ItemImageProcessingProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(
+        self, request: workflows_pb2.ItemImageProcessingWorkflowInput
+    ) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
+        info = workflow.info()
+        self._run_start_time = _timestamp(info.workflow_start_time)
+        self._request = request
+        self._progress.item_id = request.item_id
+        self._progress.batch_id = request.batch_id
+        self._progress.start_time.CopyFrom(self._run_start_time)
+        try:
+            return await self._process()
+        except BaseException as err:
+            if not is_cancelled_exception(err):
+                raise
+            await self._record_cancellation()
+            raise
+
+    async def _process(self) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
+        request = self._request
+        if request.HasField("start_delay") and request.start_delay.ToTimedelta() > timedelta(0):
+            delay = request.start_delay.ToTimedelta()
+            self._enter(run_pb2.PROCESSING_STAGE_QUEUED)
+            self._progress.scheduled_start_time.CopyFrom(_timestamp(workflow.now() + delay))
+            await workflow.sleep(delay)
+
+        self._enter(run_pb2.PROCESSING_STAGE_ANALYZING)
+        try:
+            analysed = await self._analyze()
+            if analysed.skip_reason:
+                self._progress.skip_reason = analysed.skip_reason
+                self._enter(run_pb2.PROCESSING_STAGE_DONE)
+                return workflows_pb2.ItemImageProcessingWorkflowOutput(
+                    item_id=request.item_id,
+                    state=run_pb2.RUN_STATE_SUCCEEDED,
+                    skip_reason=analysed.skip_reason,
+                )
+            self._enter(run_pb2.PROCESSING_STAGE_UPDATING_ITEM)
+            await self._update_item(analysed.analysis, analysed.suggestions)
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            return await self._fail(processing_error_from(err, self._progress.stage))
+
+        self._progress.suggestions.CopyFrom(analysed.suggestions)
+        output = workflows_pb2.ItemImageProcessingWorkflowOutput(
+            item_id=request.item_id,
+            state=run_pb2.RUN_STATE_SUCCEEDED,
+            suggestions=analysed.suggestions,
+        )
+        output.notification_id = await self._notify(
+            activities_pb2.NOTIFICATION_KIND_PROCESSED, _summary_of(analysed.suggestions)
+        )
+        self._enter(run_pb2.PROCESSING_STAGE_DONE)
+        return output
+
+    async def _analyze(self) -> activities_pb2.AnalyzeItemImagesOutput:
+        request = self._request
+        analysed: activities_pb2.AnalyzeItemImagesOutput = await workflow.execute_activity(
+            names.ANALYZE_ITEM_IMAGES,
+            activities_pb2.AnalyzeItemImagesInput(
+                item_id=request.item_id,
+                workflow_id=workflow.info().workflow_id,
+                run_id=workflow.info().run_id,
+                run_start_time=self._run_start_time,
+                analyzer=request.analyzer,
+                force=request.force,
+            ),
+            result_type=activities_pb2.AnalyzeItemImagesOutput,
+            task_queue=request.analysis_task_queue or names.DEFAULT_ANALYSIS_TASK_QUEUE,
+            start_to_close_timeout=policies.ANALYSIS_START_TO_CLOSE,
+            heartbeat_timeout=policies.ANALYSIS_HEARTBEAT,
+            retry_policy=policies.ANALYSIS_RETRY,
+        )
+        return analysed
+
+    async def _update_item(
+        self, analysis: analysis_pb2.ItemAnalysis, suggestions: analysis_pb2.ItemSuggestions
+    ) -> None:
+        await workflow.execute_local_activity(
+            names.UPDATE_ITEM_WITH_SUGGESTIONS,
+            activities_pb2.UpdateItemWithSuggestionsInput(
+                item_id=self._request.item_id,
+                workflow_id=workflow.info().workflow_id,
+                run_id=workflow.info().run_id,
+                run_start_time=self._run_start_time,
+                analysis=analysis,
+                suggestions=suggestions,
+            ),
+            result_type=activities_pb2.UpdateItemWithSuggestionsOutput,
+            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
+            retry_policy=policies.ITEM_WRITE_RETRY,
+        )
+
+    async def _fail(
+        self, error: run_pb2.ProcessingError
+    ) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
+        """Records the failure on the item and tells the owner; the run itself completes."""
+        self._progress.error.CopyFrom(error)
+        self._enter(run_pb2.PROCESSING_STAGE_MARKING_FAILED)
+        await self._mark_failed(error, cancelled=False)
+        output = workflows_pb2.ItemImageProcessingWorkflowOutput(
+            item_id=self._request.item_id, state=run_pb2.RUN_STATE_FAILED, error=error
+        )
+        output.notification_id = await self._notify(
+            activities_pb2.NOTIFICATION_KIND_FAILED, error.message, error
+        )
+        self._enter(run_pb2.PROCESSING_STAGE_DONE)
+        return output
+
+    async def _record_cancellation(self) -> None:
+        """Leaves the item CANCELLED (not stuck in PROCESSING) before the run ends cancelled.
+
+        Temporal delivers a cancellation once; the activities started here run normally.
+        """
+        error = run_pb2.ProcessingError(
+            code="CANCELLED", message="processing was cancelled", stage=self._progress.stage
+        )
+        self._progress.error.CopyFrom(error)
+        self._enter(run_pb2.PROCESSING_STAGE_MARKING_FAILED)
+        await self._mark_failed(error, cancelled=True)
+        await self._notify(activities_pb2.NOTIFICATION_KIND_CANCELLED, error.message, error)
+        self._enter(run_pb2.PROCESSING_STAGE_DONE)
+
+    async def _mark_failed(self, error: run_pb2.ProcessingError, *, cancelled: bool) -> None:
+        await workflow.execute_local_activity(
+            names.MARK_ITEM_PROCESSING_FAILED,
+            activities_pb2.MarkItemProcessingFailedInput(
+                item_id=self._request.item_id,
+                workflow_id=workflow.info().workflow_id,
+                run_id=workflow.info().run_id,
+                run_start_time=self._run_start_time,
+                error=error,
+                cancelled=cancelled,
+            ),
+            result_type=activities_pb2.MarkItemProcessingFailedOutput,
+            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
+            retry_policy=policies.ITEM_WRITE_RETRY,
+        )
+
+    async def _notify(
+        self,
+        kind: activities_pb2.NotificationKind.ValueType,
+        summary: str,
+        error: run_pb2.ProcessingError | None = None,
+    ) -> str:
+        """The notification id, or "" when skipped or undeliverable: notifying never fails a run."""
+        if self._request.skip_notification:
+            return ""
+        self._enter(run_pb2.PROCESSING_STAGE_NOTIFYING)
+        try:
+            sent: activities_pb2.SendProcessingNotificationOutput = await workflow.execute_activity(
+                names.SEND_PROCESSING_NOTIFICATION,
+                activities_pb2.SendProcessingNotificationInput(
+                    item_id=self._request.item_id,
+                    workflow_id=workflow.info().workflow_id,
+                    run_id=workflow.info().run_id,
+                    kind=kind,
+                    summary=summary,
+                    error=error,
+                    batch_id=self._request.batch_id,
+                ),
+                result_type=activities_pb2.SendProcessingNotificationOutput,
+                start_to_close_timeout=policies.NOTIFY_START_TO_CLOSE,
+                schedule_to_close_timeout=policies.NOTIFY_SCHEDULE_TO_CLOSE,
+                retry_policy=policies.NOTIFY_RETRY,
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            workflow.logger.warning("notifying the owner failed: %s", err.cause or err)
+            return ""
+        return sent.notification_id
+
+    def _enter(self, stage: run_pb2.ProcessingStage.ValueType) -> None:
+        self._progress.stage = stage
+        self._progress.stage_start_time.CopyFrom(_timestamp(workflow.now()))
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _summary_of(suggestions: analysis_pb2.ItemSuggestions) -> str:
+    warnings = len(suggestions.quality_warnings)
+    return f"Suggested title: {suggestions.title!r}; {warnings} quality warning(s)."

@@ -1,0 +1,196 @@
+"""ItemImageProcessingWorkflow on the time-skipping server: every path a run can take."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
+
+from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
+from bubble_shared.temporal import names
+from bubble_worker.testing.fakes import Harness, image_rejected, suggestions_for
+from bubble_worker.workflows import ItemImageProcessingWorkflow
+
+Output = workflows_pb2.ItemImageProcessingWorkflowOutput
+
+
+async def _start(
+    harness: Harness, item_id: str = "item-1", **fields: object
+) -> WorkflowHandle[ItemImageProcessingWorkflow, Output]:
+    request = workflows_pb2.ItemImageProcessingWorkflowInput(
+        item_id=item_id,
+        analysis_task_queue=harness.analysis_task_queue,
+        **fields,  # type: ignore[arg-type]
+    )
+    return await harness.client.start_workflow(
+        ItemImageProcessingWorkflow.run,
+        request,
+        id=f"{names.item_workflow_id(item_id)}-{uuid.uuid4().hex[:6]}",
+        task_queue=harness.task_queue,
+    )
+
+
+async def _progress(
+    handle: WorkflowHandle[ItemImageProcessingWorkflow, Output],
+) -> workflows_pb2.ItemImageProcessingProgress:
+    return await handle.query(ItemImageProcessingWorkflow.get_progress)
+
+
+async def test_analyses_updates_the_item_and_notifies_the_owner(harness: Harness) -> None:
+    handle = await _start(harness)
+
+    output = await handle.result()
+
+    assert output == Output(
+        item_id="item-1",
+        state=run_pb2.RUN_STATE_SUCCEEDED,
+        suggestions=suggestions_for("item-1"),
+        notification_id=f"n-item-1-{activities_pb2.NOTIFICATION_KIND_PROCESSED}",
+    )
+    [analyzed] = harness.fakes.analyze_calls
+    [update] = harness.fakes.updates
+    [notification] = harness.fakes.notifications
+    description = await handle.describe()
+    # Every write carries the run's identity and start time: the store's stale-run guard.
+    for call in (analyzed, update):
+        assert (call.workflow_id, call.run_id) == (handle.id, description.run_id)
+        assert call.run_start_time.ToDatetime() == description.start_time.replace(tzinfo=None)
+    assert update.suggestions == suggestions_for("item-1")
+    assert notification.kind == activities_pb2.NOTIFICATION_KIND_PROCESSED
+    assert harness.fakes.failures == []
+    assert (await _progress(handle)).stage == run_pb2.PROCESSING_STAGE_DONE
+
+
+async def test_transient_analysis_errors_are_retried(harness: Harness) -> None:
+    def flaky(_: activities_pb2.AnalyzeItemImagesInput, attempt: int) -> None:
+        if attempt < 3:
+            raise OSError("database is locked")
+
+    harness.fakes.analyze = flaky
+
+    output = await (await _start(harness)).result()
+
+    assert output.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert len(harness.fakes.analyze_calls) == 3
+
+
+async def test_a_bad_image_fails_the_run_once_and_records_why(harness: Harness) -> None:
+    def corrupt(_: activities_pb2.AnalyzeItemImagesInput, __: int) -> None:
+        raise image_rejected("IMAGE_CORRUPT")
+
+    harness.fakes.analyze = corrupt
+
+    output = await (await _start(harness)).result()
+
+    assert output.state == run_pb2.RUN_STATE_FAILED
+    assert (output.error.code, output.error.image_id) == ("IMAGE_CORRUPT", "img-1")
+    assert output.error.stage == run_pb2.PROCESSING_STAGE_ANALYZING
+    assert not output.error.retryable
+    assert len(harness.fakes.analyze_calls) == 1  # non-retryable: no second attempt
+    [failure] = harness.fakes.failures
+    assert failure.error == output.error
+    assert not failure.cancelled
+    assert [n.kind for n in harness.fakes.notifications] == [
+        activities_pb2.NOTIFICATION_KIND_FAILED
+    ]
+    assert harness.fakes.updates == []
+
+
+async def test_an_analysis_that_keeps_failing_then_times_out_fails_the_item(
+    harness: Harness,
+) -> None:
+    # Seven quick transient failures, then an attempt that never heartbeats: the retry policy's
+    # last attempt ends on the heartbeat timeout (30 s of real time: the server skips no time
+    # while an activity runs).
+    def failing_then_silent(_: activities_pb2.AnalyzeItemImagesInput, attempt: int) -> None:
+        if attempt < 8:
+            raise OSError("disk unavailable")
+        harness.fakes.analyze_delay_seconds = 3600
+
+    harness.fakes.analyze = failing_then_silent
+
+    output = await (await _start(harness)).result()
+
+    assert output.state == run_pb2.RUN_STATE_FAILED
+    assert output.error.code == "TIMEOUT"
+    assert len(harness.fakes.analyze_calls) == 8  # the retry policy's maximum_attempts
+    assert [f.error.code for f in harness.fakes.failures] == ["TIMEOUT"]
+
+
+async def test_cancelling_marks_the_item_cancelled_and_ends_the_run_cancelled(
+    harness: Harness,
+) -> None:
+    harness.fakes.analyze_delay_seconds = 3600
+    handle = await _start(harness, start_delay=Duration(seconds=3600))
+    progress = await _progress(handle)
+    assert progress.stage == run_pb2.PROCESSING_STAGE_QUEUED
+
+    await handle.cancel()
+
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, CancelledError)
+    [failure] = harness.fakes.failures
+    assert failure.cancelled
+    assert failure.error.code == "CANCELLED"
+    assert [n.kind for n in harness.fakes.notifications] == [
+        activities_pb2.NOTIFICATION_KIND_CANCELLED
+    ]
+    assert harness.fakes.analyze_calls == []
+
+
+async def test_start_delay_waits_on_a_durable_timer_then_processes(harness: Harness) -> None:
+    handle = await _start(harness, start_delay=Duration(seconds=2 * 24 * 3600))
+    progress = await _progress(handle)
+
+    assert progress.stage == run_pb2.PROCESSING_STAGE_QUEUED
+    scheduled = progress.scheduled_start_time.ToDatetime() - progress.stage_start_time.ToDatetime()
+    assert scheduled == timedelta(days=2)
+    assert (await handle.result()).state == run_pb2.RUN_STATE_SUCCEEDED
+
+
+async def test_a_failed_notification_never_fails_the_run(harness: Harness) -> None:
+    harness.fakes.notify_fails = True
+
+    output = await (await _start(harness)).result()
+
+    assert output.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert output.notification_id == ""
+    assert len(harness.fakes.updates) == 1
+
+
+async def test_skipped_run_writes_and_notifies_nothing(harness: Harness) -> None:
+    harness.fakes.analyze = lambda _, __: activities_pb2.AnalyzeItemImagesOutput(
+        skip_reason=run_pb2.SKIP_REASON_ALREADY_PROCESSED
+    )
+
+    output = await (await _start(harness)).result()
+
+    assert output == Output(
+        item_id="item-1",
+        state=run_pb2.RUN_STATE_SUCCEEDED,
+        skip_reason=run_pb2.SKIP_REASON_ALREADY_PROCESSED,
+    )
+    assert (harness.fakes.updates, harness.fakes.notifications) == ([], [])
+
+
+async def test_skip_notification_is_honoured(harness: Harness) -> None:
+    output = await (await _start(harness, skip_notification=True)).result()
+
+    assert output.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert harness.fakes.notifications == []
+
+
+async def test_progress_reports_the_running_stage(harness: Harness) -> None:
+    harness.fakes.analyze_delay_seconds = 0.5
+    handle = await _start(harness)
+    while not harness.fakes.analyze_calls:
+        await asyncio.sleep(0.01)
+
+    assert (await _progress(handle)).stage == run_pb2.PROCESSING_STAGE_ANALYZING
+    await handle.result()

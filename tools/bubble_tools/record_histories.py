@@ -1,0 +1,151 @@
+"""Records workflow histories for the replay test (tests/replay), one file per scenario.
+
+    ./pants run tools:record-histories
+
+Run it after an intentional change to a workflow and commit the files: the replay test replays
+every stored history against the current workflow code, so a change that would break the open
+workflows recorded by an older version fails CI instead of production. Keep the old files too
+while runs of the old version may still be open; new scenarios get new files.
+
+The scenarios run on the time-skipping server with stand-in activities: a history records the
+workflow's decisions and the activities' results, and replay needs nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from bubble.processing.v1 import activities_pb2, workflows_pb2
+from bubble_shared.temporal import names
+from bubble_shared.testing.temporal_servers import start_time_skipping_server
+from bubble_tools.repo import find_repo_root
+from bubble_worker.testing.fakes import FakeActivities, Harness, image_rejected, running_harness
+from bubble_worker.workflows import ItemBatchProcessingWorkflow, ItemImageProcessingWorkflow
+
+HISTORIES_DIR = Path("tests/replay/histories")
+
+Recorded = list[tuple[str, WorkflowHandle]]  # type: ignore[type-arg]
+Scenario = Callable[[Harness], Awaitable[Recorded]]
+
+
+async def _item(
+    harness: Harness, item_id: str, **fields: object
+) -> WorkflowHandle[ItemImageProcessingWorkflow, workflows_pb2.ItemImageProcessingWorkflowOutput]:
+    return await harness.client.start_workflow(
+        ItemImageProcessingWorkflow.run,
+        workflows_pb2.ItemImageProcessingWorkflowInput(
+            item_id=item_id,
+            analysis_task_queue=harness.analysis_task_queue,
+            **fields,  # type: ignore[arg-type]
+        ),
+        id=names.item_workflow_id(item_id),
+        task_queue=harness.task_queue,
+    )
+
+
+async def item_succeeds(harness: Harness) -> Recorded:
+    handle = await _item(harness, f"ok-{uuid.uuid4().hex[:6]}")
+    await handle.result()
+    return [("item_succeeds", handle)]
+
+
+async def item_fails_on_a_bad_image(harness: Harness) -> Recorded:
+    def corrupt(_: activities_pb2.AnalyzeItemImagesInput, __: int) -> None:
+        raise image_rejected()
+
+    harness.fakes.analyze = corrupt
+    handle = await _item(harness, f"bad-{uuid.uuid4().hex[:6]}")
+    await handle.result()
+    return [("item_fails_on_a_bad_image", handle)]
+
+
+async def item_cancelled_while_queued(harness: Harness) -> Recorded:
+    handle = await _item(
+        harness, f"cancel-{uuid.uuid4().hex[:6]}", start_delay=Duration(seconds=3600)
+    )
+    await handle.query(ItemImageProcessingWorkflow.get_progress)
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):  # ending cancelled is the point
+        await handle.result()
+    return [("item_cancelled_while_queued", handle)]
+
+
+async def batch_continues_as_new(harness: Harness) -> Recorded:
+    prefix = uuid.uuid4().hex[:6]
+    item_ids = [f"{prefix}-{index}" for index in range(5)]
+
+    def reject_last(request: activities_pb2.AnalyzeItemImagesInput, _: int) -> None:
+        if request.item_id == item_ids[-1]:
+            raise image_rejected()
+
+    harness.fakes.analyze = reject_last
+    batch_id = f"batch-{prefix}"
+    handle = await harness.client.start_workflow(
+        ItemBatchProcessingWorkflow.run,
+        workflows_pb2.ItemBatchProcessingWorkflowInput(
+            batch_id=batch_id,
+            item_ids=item_ids,
+            max_concurrency=2,
+            items_per_run=3,
+            analysis_task_queue=harness.analysis_task_queue,
+        ),
+        id=names.batch_workflow_id(batch_id),
+        task_queue=harness.task_queue,
+    )
+    await handle.result()
+    first_run = harness.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    return [("batch_first_run_continues_as_new", first_run), ("batch_last_run", handle)]
+
+
+SCENARIOS: list[Scenario] = [
+    item_succeeds,
+    item_fails_on_a_bad_image,
+    item_cancelled_while_queued,
+    batch_continues_as_new,
+]
+
+
+async def record(env: WorkflowEnvironment, out_dir: Path) -> list[Path]:
+    written: list[Path] = []
+    for scenario in SCENARIOS:
+        async with running_harness(env, FakeActivities()) as harness:
+            for name, handle in await scenario(harness):
+                history = await handle.fetch_history()
+                path = out_dir / f"{name}.json"
+                path.write_text(history.to_json() + "\n")
+                written.append(path)
+    return written
+
+
+async def _main() -> None:
+    out_dir = find_repo_root() / HISTORIES_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    async with await start_time_skipping_server() as env:
+        for path in await record(env, out_dir):
+            print(f"recorded {path.relative_to(find_repo_root())}")
+
+
+def main() -> None:
+    exit_code = 0
+    try:
+        asyncio.run(_main())
+    except Exception as err:  # - reported, then a clean exit code
+        print(f"record-histories failed: {err!r}", file=sys.stderr)
+        exit_code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)  # temporalio can abort during interpreter shutdown (sdk-python#300)
+
+
+if __name__ == "__main__":
+    main()
