@@ -9,17 +9,20 @@ on its own queue and the notification.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from google.protobuf.message import Message
     from google.protobuf.timestamp_pb2 import Timestamp
 
     from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
+
 
 @workflow.defn(name=names.ITEM_WORKFLOW)
 class ItemImageProcessingWorkflow:
@@ -86,17 +89,22 @@ class ItemImageProcessingWorkflow:
         self._enter(run_pb2.PROCESSING_STAGE_DONE)
         return output
 
+    def _run(self) -> dict[str, Any]:
+        """Who is writing: every item write carries it, for the store's stale-run guard."""
+        info = workflow.info()
+        return {
+            "item_id": self._request.item_id,
+            "workflow_id": info.workflow_id,
+            "run_id": info.run_id,
+            "run_start_time": self._run_start_time,
+        }
+
     async def _analyze(self) -> activities_pb2.AnalyzeItemImagesOutput:
         request = self._request
         analysed: activities_pb2.AnalyzeItemImagesOutput = await workflow.execute_activity(
             names.ANALYZE_ITEM_IMAGES,
             activities_pb2.AnalyzeItemImagesInput(
-                item_id=request.item_id,
-                workflow_id=workflow.info().workflow_id,
-                run_id=workflow.info().run_id,
-                run_start_time=self._run_start_time,
-                analyzer=request.analyzer,
-                force=request.force,
+                **self._run(), analyzer=request.analyzer, force=request.force
             ),
             result_type=activities_pb2.AnalyzeItemImagesOutput,
             task_queue=request.analysis_task_queue or names.DEFAULT_ANALYSIS_TASK_QUEUE,
@@ -109,35 +117,22 @@ class ItemImageProcessingWorkflow:
     async def _update_item(
         self, analysis: analysis_pb2.ItemAnalysis, suggestions: analysis_pb2.ItemSuggestions
     ) -> None:
-        await workflow.execute_local_activity(
+        await self._write_item(
             names.UPDATE_ITEM_WITH_SUGGESTIONS,
             activities_pb2.UpdateItemWithSuggestionsInput(
-                item_id=self._request.item_id,
-                workflow_id=workflow.info().workflow_id,
-                run_id=workflow.info().run_id,
-                run_start_time=self._run_start_time,
-                analysis=analysis,
-                suggestions=suggestions,
+                **self._run(), analysis=analysis, suggestions=suggestions
             ),
-            result_type=activities_pb2.UpdateItemWithSuggestionsOutput,
-            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.ITEM_WRITE_RETRY,
+            activities_pb2.UpdateItemWithSuggestionsOutput,
         )
 
     async def _fail(
         self, error: run_pb2.ProcessingError
     ) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
         """Records the failure on the item and tells the owner; the run itself completes."""
-        self._progress.error.CopyFrom(error)
-        self._enter(run_pb2.PROCESSING_STAGE_MARKING_FAILED)
-        await self._mark_failed(error, cancelled=False)
         output = workflows_pb2.ItemImageProcessingWorkflowOutput(
             item_id=self._request.item_id, state=run_pb2.RUN_STATE_FAILED, error=error
         )
-        output.notification_id = await self._notify(
-            activities_pb2.NOTIFICATION_KIND_FAILED, error.message, error
-        )
-        self._enter(run_pb2.PROCESSING_STAGE_DONE)
+        output.notification_id = await self._record_failure(error, cancelled=False)
         return output
 
     async def _record_cancellation(self) -> None:
@@ -148,24 +143,36 @@ class ItemImageProcessingWorkflow:
         error = run_pb2.ProcessingError(
             code="CANCELLED", message="processing was cancelled", stage=self._progress.stage
         )
+        await self._record_failure(error, cancelled=True)
+
+    async def _record_failure(self, error: run_pb2.ProcessingError, *, cancelled: bool) -> str:
+        """Marks the item failed (or cancelled) and notifies the owner; the notification id."""
         self._progress.error.CopyFrom(error)
         self._enter(run_pb2.PROCESSING_STAGE_MARKING_FAILED)
-        await self._mark_failed(error, cancelled=True)
-        await self._notify(activities_pb2.NOTIFICATION_KIND_CANCELLED, error.message, error)
-        self._enter(run_pb2.PROCESSING_STAGE_DONE)
-
-    async def _mark_failed(self, error: run_pb2.ProcessingError, *, cancelled: bool) -> None:
-        await workflow.execute_local_activity(
+        await self._write_item(
             names.MARK_ITEM_PROCESSING_FAILED,
             activities_pb2.MarkItemProcessingFailedInput(
-                item_id=self._request.item_id,
-                workflow_id=workflow.info().workflow_id,
-                run_id=workflow.info().run_id,
-                run_start_time=self._run_start_time,
-                error=error,
-                cancelled=cancelled,
+                **self._run(), error=error, cancelled=cancelled
             ),
-            result_type=activities_pb2.MarkItemProcessingFailedOutput,
+            activities_pb2.MarkItemProcessingFailedOutput,
+        )
+        kind = (
+            activities_pb2.NOTIFICATION_KIND_CANCELLED
+            if cancelled
+            else activities_pb2.NOTIFICATION_KIND_FAILED
+        )
+        notification_id = await self._notify(kind, error.message, error)
+        self._enter(run_pb2.PROCESSING_STAGE_DONE)
+        return notification_id
+
+    async def _write_item(
+        self, activity_name: str, request: Message, result_type: type[Message]
+    ) -> None:
+        """A short database write as a local activity: no task-queue round trip."""
+        await workflow.execute_local_activity(
+            activity_name,
+            request,
+            result_type=result_type,
             start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
             retry_policy=policies.ITEM_WRITE_RETRY,
         )
