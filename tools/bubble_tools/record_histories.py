@@ -53,6 +53,23 @@ async def _item(
     )
 
 
+async def _batch(
+    harness: Harness, batch_id: str, item_ids: list[str], *, items_per_run: int = 0
+) -> WorkflowHandle[ItemBatchProcessingWorkflow, workflows_pb2.ItemBatchProcessingWorkflowOutput]:
+    return await harness.client.start_workflow(
+        ItemBatchProcessingWorkflow.run,
+        workflows_pb2.ItemBatchProcessingWorkflowInput(
+            batch_id=batch_id,
+            item_ids=item_ids,
+            max_concurrency=2,
+            items_per_run=items_per_run,
+            analysis_task_queue=harness.analysis_task_queue,
+        ),
+        id=names.batch_workflow_id(batch_id),
+        task_queue=harness.task_queue,
+    )
+
+
 async def item_succeeds(harness: Harness) -> Recorded:
     handle = await _item(harness, f"ok-{uuid.uuid4().hex[:6]}")
     await handle.result()
@@ -89,22 +106,25 @@ async def batch_continues_as_new(harness: Harness) -> Recorded:
             raise image_rejected()
 
     harness.fakes.analyze = reject_last
-    batch_id = f"batch-{prefix}"
-    handle = await harness.client.start_workflow(
-        ItemBatchProcessingWorkflow.run,
-        workflows_pb2.ItemBatchProcessingWorkflowInput(
-            batch_id=batch_id,
-            item_ids=item_ids,
-            max_concurrency=2,
-            items_per_run=3,
-            analysis_task_queue=harness.analysis_task_queue,
-        ),
-        id=names.batch_workflow_id(batch_id),
-        task_queue=harness.task_queue,
-    )
+    handle = await _batch(harness, f"batch-{prefix}", item_ids, items_per_run=3)
     await handle.result()
     first_run = harness.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
     return [("batch_first_run_continues_as_new", first_run), ("batch_last_run", handle)]
+
+
+async def batch_waits_for_an_open_item_run(harness: Harness) -> Recorded:
+    prefix = uuid.uuid4().hex[:6]
+    item_ids = [f"{prefix}-{index}" for index in range(2)]
+    open_run = await _item(harness, item_ids[0], start_delay=Duration(seconds=3600))
+    batch = await _batch(harness, f"batch-{prefix}", item_ids)
+    while not any(
+        event.activity_task_scheduled_event_attributes.activity_type.name == names.WAIT_FOR_ITEM_RUN
+        for event in (await batch.fetch_history()).events
+    ):
+        await asyncio.sleep(0.05)
+    await open_run.cancel()
+    await batch.result()
+    return [("batch_waits_for_an_open_item_run", batch)]
 
 
 SCENARIOS: list[Scenario] = [
@@ -112,6 +132,7 @@ SCENARIOS: list[Scenario] = [
     item_fails_on_a_bad_image,
     item_cancelled_while_queued,
     batch_continues_as_new,
+    batch_waits_for_an_open_item_run,
 ]
 
 

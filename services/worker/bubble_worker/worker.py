@@ -14,6 +14,7 @@ from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
 from bubble_worker.activities.item_writes import ItemWrites
 from bubble_worker.activities.notify import Notifications
+from bubble_worker.activities.run_watch import RunWatch
 from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.workflows import WORKFLOWS
@@ -67,6 +68,7 @@ def build_workers(
                     writes.update_item_with_suggestions,
                     writes.mark_item_processing_failed,
                     notifications.send_processing_notification,
+                    RunWatch(client=client).wait_for_item_run,
                 ],
                 activity_executor=resources.activity_threads,
                 max_concurrent_activities=settings.max_concurrent_activities,

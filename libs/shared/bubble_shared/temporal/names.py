@@ -14,6 +14,7 @@ ANALYZE_ITEM_IMAGES = "analyze_item_images"
 UPDATE_ITEM_WITH_SUGGESTIONS = "update_item_with_suggestions"
 MARK_ITEM_PROCESSING_FAILED = "mark_item_processing_failed"
 SEND_PROCESSING_NOTIFICATION = "send_processing_notification"
+WAIT_FOR_ITEM_RUN = "wait_for_item_run"
 
 PROGRESS_QUERY = "get_progress"
 """Both workflows answer it with their progress message."""

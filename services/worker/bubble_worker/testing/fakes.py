@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2
 from bubble_shared.temporal import names
 from bubble_worker.activities.errors import processing_failure
+from bubble_worker.activities.run_watch import RunWatch
 from bubble_worker.workflows import WORKFLOWS
 
 AnalyzeBehaviour = Callable[
@@ -136,6 +137,8 @@ async def running_harness(
                 fakes.update_item_with_suggestions,
                 fakes.mark_item_processing_failed,
                 fakes.send_processing_notification,
+                # Real: it only talks to Temporal.
+                RunWatch(client=env.client).wait_for_item_run,
             ],
         ),
         Worker(

@@ -2,10 +2,12 @@
 
 Each item runs as a child workflow whose id is the item's own workflow id, so an item that already
 has an open run (started by StartItemProcessing or by another batch) is never processed twice at
-once: that start fails with "already started" and the item counts as skipped. One item failing
-never fails the batch. An execution starts at most ``items_per_run`` children (fewer when Temporal
-suggests it), waits for them, then continues as new with the items left, so the history stays
-bounded however large the batch is.
+once: that start fails with "already started", and the batch waits for the open run instead
+(activity ``wait_for_item_run``) and counts its outcome. One item failing never fails the batch.
+
+An execution starts at most ``items_per_run`` children (fewer when Temporal suggests it), waits
+for them, then continues as new with the items left, so the history stays bounded however large
+the batch is.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from bubble.processing.v1 import run_pb2, workflows_pb2
+    from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
 
@@ -119,21 +121,45 @@ class ItemBatchProcessingWorkflow:
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )
         except WorkflowAlreadyStartedError:
-            state.skipped_count += 1
+            waited = await self._wait_for_open_run(item_id)
+            if waited.HasField("output"):
+                self._count_result(item_id, waited.output)
+            elif waited.state == run_pb2.RUN_STATE_CANCELLED:
+                state.cancelled_count += 1
+            else:
+                self._count_failure(item_id)
         except ChildWorkflowError as err:
             if is_cancelled_exception(err):
                 state.cancelled_count += 1
             else:
                 self._count_failure(item_id)
         else:
-            if result.state == run_pb2.RUN_STATE_FAILED:
-                self._count_failure(item_id)
-            elif result.skip_reason:
-                state.skipped_count += 1
-            else:
-                state.succeeded_count += 1
+            self._count_result(item_id, result)
         finally:
             self._running -= 1
+
+    async def _wait_for_open_run(self, item_id: str) -> activities_pb2.WaitForItemRunOutput:
+        waited: activities_pb2.WaitForItemRunOutput = await workflow.execute_activity(
+            names.WAIT_FOR_ITEM_RUN,
+            activities_pb2.WaitForItemRunInput(
+                workflow_id=names.item_workflow_id(item_id), item_id=item_id
+            ),
+            result_type=activities_pb2.WaitForItemRunOutput,
+            start_to_close_timeout=policies.WAIT_FOR_RUN_START_TO_CLOSE,
+            heartbeat_timeout=policies.WAIT_FOR_RUN_HEARTBEAT,
+            retry_policy=policies.WAIT_FOR_RUN_RETRY,
+        )
+        return waited
+
+    def _count_result(
+        self, item_id: str, result: workflows_pb2.ItemImageProcessingWorkflowOutput
+    ) -> None:
+        if result.state == run_pb2.RUN_STATE_FAILED:
+            self._count_failure(item_id)
+        elif result.skip_reason:
+            self._state.skipped_count += 1
+        else:
+            self._state.succeeded_count += 1
 
     def _count_failure(self, item_id: str) -> None:
         self._state.failed_count += 1

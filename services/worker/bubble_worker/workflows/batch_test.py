@@ -98,11 +98,11 @@ async def test_continues_as_new_past_one_execution_page_and_keeps_counting(
     assert progress.progress.succeeded == 10
 
 
-async def test_an_item_with_an_open_run_is_not_processed_twice(harness: Harness) -> None:
+async def test_an_item_with_an_open_run_is_waited_for_not_processed_twice(
+    harness: Harness,
+) -> None:
     item_ids = _items(3)
     busy = item_ids[1]
-    harness.fakes.analyze = lambda request, _: None
-    harness.fakes.analyze_delay_seconds = 0
     # An open run of the busy item, parked on its start delay, as StartItemProcessing leaves it.
     open_run = await harness.client.start_workflow(
         ItemImageProcessingWorkflow.run,
@@ -114,12 +114,25 @@ async def test_an_item_with_an_open_run_is_not_processed_twice(harness: Harness)
         id=names.item_workflow_id(busy),
         task_queue=harness.task_queue,
     )
+    batch = await _start(harness, item_ids)
+    while not await _is_waiting_for_a_run(batch):
+        await asyncio.sleep(0.05)
 
-    output = await (await _start(harness, item_ids)).result()
-
-    assert (output.succeeded, output.skipped) == (2, 1)
-    assert busy not in {call.item_id for call in harness.fakes.analyze_calls}
+    # The open run ends (here: cancelled by its owner); the batch counts that outcome.
     await open_run.cancel()
+    output = await batch.result()
+
+    assert (output.succeeded, output.cancelled, output.skipped) == (2, 1, 0)
+    assert busy not in {call.item_id for call in harness.fakes.analyze_calls}
+
+
+async def _is_waiting_for_a_run(batch: WorkflowHandle[ItemBatchProcessingWorkflow, Output]) -> bool:
+    history = await batch.fetch_history()
+    return any(
+        event.activity_task_scheduled_event_attributes.activity_type.name == names.WAIT_FOR_ITEM_RUN
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    )
 
 
 async def test_progress_query_counts_while_running(harness: Harness) -> None:

@@ -52,6 +52,16 @@ NOTIFY_RETRY = RetryPolicy(
     non_retryable_error_types=["WEBHOOK_REJECTED", *NON_RETRYABLE_ERROR_CODES],
 )
 
+# Waiting for an item run someone else started: as long as such a run may take (a start delay can
+# be 30 days), heartbeating every poll so a dead worker is replaced quickly.
+WAIT_FOR_RUN_START_TO_CLOSE = timedelta(days=31)
+WAIT_FOR_RUN_HEARTBEAT = timedelta(seconds=30)
+WAIT_FOR_RUN_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+
 DEFAULT_BATCH_CONCURRENCY = 50
 DEFAULT_ITEMS_PER_RUN = 500
 """Children one batch execution starts before continuing as new (about 10 history events each)."""

@@ -56,6 +56,8 @@ __all__ = (
     "Thumbnail",
     "UpdateItemWithSuggestionsInput",
     "UpdateItemWithSuggestionsOutput",
+    "WaitForItemRunInput",
+    "WaitForItemRunOutput",
     "WatchStatusRequest",
     "WatchStatusResponse",
 )
@@ -2765,6 +2767,64 @@ class UpdateItemWithSuggestionsOutput(betterproto2.Message):
 
 default_message_pool.register_message(
     "bubble.processing.v1", "UpdateItemWithSuggestionsOutput", UpdateItemWithSuggestionsOutput
+)
+
+
+@dataclass(eq=False, repr=False)
+class WaitForItemRunInput(betterproto2.Message):
+    """
+    Input of activity `wait_for_item_run`, which ItemBatchProcessingWorkflow
+    runs for an item whose item workflow was already open when the batch
+    tried to start it (started by StartItemProcessing or another batch).
+    Instead of processing the item a second time, the batch waits for that
+    run and counts its outcome. Heartbeats while it waits.
+    """
+
+    workflow_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. Workflow ID of the open item run ("item-processing/<item_id>").
+    """
+
+    item_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the item, for logs.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "WaitForItemRunInput", WaitForItemRunInput
+)
+
+
+@dataclass(eq=False, repr=False)
+class WaitForItemRunOutput(betterproto2.Message):
+    """
+    Output of activity `wait_for_item_run`: how the run it waited for ended.
+    """
+
+    run_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Run ID of the run that was waited for.
+    """
+
+    state: "RunState" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: RunState(0)
+    )
+    """
+    How the run ended: SUCCEEDED or FAILED (then `output` says more),
+    CANCELLED or TIMED_OUT.
+    """
+
+    output: "ItemImageProcessingWorkflowOutput | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The run's output when it completed (state SUCCEEDED or FAILED).
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "WaitForItemRunOutput", WaitForItemRunOutput
 )
 
 
