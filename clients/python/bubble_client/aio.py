@@ -1,0 +1,220 @@
+"""AsyncProcessingClient: the asyncio twin of ProcessingClient (same methods, awaited).
+
+async with AsyncProcessingClient("localhost:50051") as client:
+    started = await client.start_item_processing(item_id)
+    async for update in client.watch_status(item_id=item_id):
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from bubble_client import _methods, _requests
+from bubble_client import messages as m
+from bubble_client._methods import Method, Request, Response
+from bubble_client._requests import ImageSource
+from bubble_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT_SECONDS, _metadata
+from bubble_client.errors import error_from_status
+
+
+class AsyncProcessingClient:
+    """See ProcessingClient; create it inside the event loop that uses it."""
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
+        credentials: grpc.ChannelCredentials | None = None,
+        channel: grpc.aio.Channel | None = None,
+    ) -> None:
+        if channel is None:
+            channel = (
+                grpc.aio.secure_channel(target, credentials)
+                if credentials is not None
+                else grpc.aio.insecure_channel(target)
+            )
+            self._owns_channel = True
+        else:
+            self._owns_channel = False
+        self._channel = channel
+        self._metadata = _metadata(token)
+        self.timeout = timeout
+
+    async def _call(self, method: Method[Request, Response], request: Request) -> Response:
+        call = self._channel.unary_unary(
+            method.route,
+            request_serializer=method.serialize,
+            response_deserializer=method.deserialize,
+        )
+        try:
+            response: Response = await call(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.aio.AioRpcError as err:
+            raise _error(err) from None
+        return response
+
+    async def create_item(
+        self,
+        *,
+        owner_id: str,
+        title: str,
+        images: Sequence[ImageSource],
+        description: str = "",
+        item_id: str | None = None,
+        request_id: str | None = None,
+    ) -> m.Item:
+        request = _requests.create_item(
+            owner_id=owner_id,
+            title=title,
+            description=description,
+            images=images,
+            item_id=item_id,
+            request_id=request_id,
+        )
+        response = await self._call(_methods.CREATE_ITEM, request)
+        assert response.item is not None
+        return response.item
+
+    async def get_item(self, item_id: str, *, view: m.ItemView = m.ItemView.FULL) -> m.Item:
+        response = await self._call(_methods.GET_ITEM, m.GetItemRequest(item_id=item_id, view=view))
+        assert response.item is not None
+        return response.item
+
+    async def list_items(
+        self,
+        *,
+        owner_id: str = "",
+        statuses: Sequence[m.ItemStatus] = (),
+        page_size: int = 0,
+        view: m.ItemView = m.ItemView.BASIC,
+    ) -> AsyncIterator[m.Item]:
+        token = ""
+        while True:
+            page = await self._call(
+                _methods.LIST_ITEMS,
+                m.ListItemsRequest(
+                    page_size=page_size,
+                    page_token=token,
+                    owner_id=owner_id,
+                    statuses=list(statuses),
+                    view=view,
+                ),
+            )
+            for item in page.items:
+                yield item
+            token = page.next_page_token
+            if not token:
+                return
+
+    async def start_item_processing(
+        self,
+        item_id: str,
+        *,
+        start_delay: timedelta | None = None,
+        force: bool = False,
+        skip_notification: bool = False,
+        request_id: str | None = None,
+    ) -> m.StartItemProcessingResponse:
+        request = _requests.start_item_processing(
+            item_id,
+            request_id=request_id,
+            start_delay=start_delay,
+            force=force,
+            skip_notification=skip_notification,
+        )
+        return await self._call(_methods.START_ITEM_PROCESSING, request)
+
+    async def start_batch_processing(
+        self,
+        item_ids: Sequence[str],
+        *,
+        batch_id: str | None = None,
+        max_concurrency: int = 0,
+        force: bool = False,
+        skip_notification: bool = False,
+        request_id: str | None = None,
+    ) -> m.StartBatchProcessingResponse:
+        request = _requests.start_batch_processing(
+            item_ids,
+            batch_id=batch_id,
+            max_concurrency=max_concurrency,
+            request_id=request_id,
+            force=force,
+            skip_notification=skip_notification,
+        )
+        return await self._call(_methods.START_BATCH_PROCESSING, request)
+
+    async def get_status(
+        self,
+        *,
+        item_id: str | None = None,
+        batch_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> m.GetStatusResponse:
+        target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        return await self._call(_methods.GET_STATUS, m.GetStatusRequest(**target))
+
+    async def watch_status(
+        self,
+        *,
+        item_id: str | None = None,
+        batch_id: str | None = None,
+        workflow_id: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[m.WatchStatusResponse]:
+        target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        method = _methods.WATCH_STATUS
+        stream = self._channel.unary_stream(
+            method.route,
+            request_serializer=method.serialize,
+            response_deserializer=method.deserialize,
+        )
+        call = stream(m.WatchStatusRequest(**target), timeout=timeout, metadata=self._metadata)
+        try:
+            async for response in call:
+                yield response
+        except grpc.aio.AioRpcError as err:
+            raise _error(err) from None
+        finally:
+            call.cancel()
+
+    async def cancel_processing(
+        self,
+        *,
+        item_id: str | None = None,
+        batch_id: str | None = None,
+        workflow_id: str | None = None,
+        reason: str = "",
+    ) -> m.CancelProcessingResponse:
+        target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        return await self._call(
+            _methods.CANCEL_PROCESSING, m.CancelProcessingRequest(**target, reason=reason)
+        )
+
+    async def close(self) -> None:
+        if self._owns_channel:
+            await self._channel.close()
+
+    async def __aenter__(self) -> AsyncProcessingClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _error(err: grpc.aio.AioRpcError) -> Exception:
+    call: Any = err  # the stubs type trailing_metadata() loosely
+    return error_from_status(call.code(), call.details() or "", call.trailing_metadata())

@@ -1,0 +1,231 @@
+"""ProcessingClient: the blocking Python client of the processing service.
+
+with ProcessingClient("localhost:50051", token="...") as client:
+    item = client.create_item(owner_id="u1", title="Jacket", images=[Path("front.jpg")])
+    started = client.start_item_processing(item.item_id)
+    for update in client.watch_status(item_id=item.item_id):
+        print(update.item_run.stage)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+import grpc
+
+from bubble_client import _methods, _requests
+from bubble_client import messages as m
+from bubble_client._methods import Method, Request, Response
+from bubble_client._requests import ImageSource
+from bubble_client.errors import error_from_status
+
+DEFAULT_TARGET = "localhost:50051"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def _metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+class ProcessingClient:
+    """Typed calls to ItemProcessingService; every failure raises a ProcessingServiceError.
+
+    ``timeout`` is the deadline of each call in seconds (None: no deadline); streams
+    (watch_status) have none unless given. Pass ``credentials`` for TLS, or a ready
+    ``channel`` (the client then leaves closing it to you).
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
+        credentials: grpc.ChannelCredentials | None = None,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        if channel is None:
+            channel = (
+                grpc.secure_channel(target, credentials)
+                if credentials is not None
+                else grpc.insecure_channel(target)
+            )
+            self._owns_channel = True
+        else:
+            self._owns_channel = False
+        self._channel = channel
+        self._metadata = _metadata(token)
+        self.timeout = timeout
+
+    def _call(self, method: Method[Request, Response], request: Request) -> Response:
+        call = self._channel.unary_unary(
+            method.route,
+            request_serializer=method.serialize,
+            response_deserializer=method.deserialize,
+        )
+        try:
+            response: Response = call(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as err:
+            raise _error(err) from None
+        return response
+
+    def create_item(
+        self,
+        *,
+        owner_id: str,
+        title: str,
+        images: Sequence[ImageSource],
+        description: str = "",
+        item_id: str | None = None,
+        request_id: str | None = None,
+    ) -> m.Item:
+        request = _requests.create_item(
+            owner_id=owner_id,
+            title=title,
+            description=description,
+            images=images,
+            item_id=item_id,
+            request_id=request_id,
+        )
+        response = self._call(_methods.CREATE_ITEM, request)
+        assert response.item is not None
+        return response.item
+
+    def get_item(self, item_id: str, *, view: m.ItemView = m.ItemView.FULL) -> m.Item:
+        response = self._call(_methods.GET_ITEM, m.GetItemRequest(item_id=item_id, view=view))
+        assert response.item is not None
+        return response.item
+
+    def list_items(
+        self,
+        *,
+        owner_id: str = "",
+        statuses: Sequence[m.ItemStatus] = (),
+        page_size: int = 0,
+        view: m.ItemView = m.ItemView.BASIC,
+    ) -> Iterator[m.Item]:
+        """Every matching item, fetching pages as the iteration goes."""
+        token = ""
+        while True:
+            page = self._call(
+                _methods.LIST_ITEMS,
+                m.ListItemsRequest(
+                    page_size=page_size,
+                    page_token=token,
+                    owner_id=owner_id,
+                    statuses=list(statuses),
+                    view=view,
+                ),
+            )
+            yield from page.items
+            token = page.next_page_token
+            if not token:
+                return
+
+    def start_item_processing(
+        self,
+        item_id: str,
+        *,
+        start_delay: timedelta | None = None,
+        force: bool = False,
+        skip_notification: bool = False,
+        request_id: str | None = None,
+    ) -> m.StartItemProcessingResponse:
+        request = _requests.start_item_processing(
+            item_id,
+            request_id=request_id,
+            start_delay=start_delay,
+            force=force,
+            skip_notification=skip_notification,
+        )
+        return self._call(_methods.START_ITEM_PROCESSING, request)
+
+    def start_batch_processing(
+        self,
+        item_ids: Sequence[str],
+        *,
+        batch_id: str | None = None,
+        max_concurrency: int = 0,
+        force: bool = False,
+        skip_notification: bool = False,
+        request_id: str | None = None,
+    ) -> m.StartBatchProcessingResponse:
+        request = _requests.start_batch_processing(
+            item_ids,
+            batch_id=batch_id,
+            max_concurrency=max_concurrency,
+            request_id=request_id,
+            force=force,
+            skip_notification=skip_notification,
+        )
+        return self._call(_methods.START_BATCH_PROCESSING, request)
+
+    def get_status(
+        self,
+        *,
+        item_id: str | None = None,
+        batch_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> m.GetStatusResponse:
+        target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        return self._call(_methods.GET_STATUS, m.GetStatusRequest(**target))
+
+    def watch_status(
+        self,
+        *,
+        item_id: str | None = None,
+        batch_id: str | None = None,
+        workflow_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[m.WatchStatusResponse]:
+        """Each change of the run's status until it ends; ``timeout`` bounds the whole stream."""
+        target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        method = _methods.WATCH_STATUS
+        stream = self._channel.unary_stream(
+            method.route,
+            request_serializer=method.serialize,
+            response_deserializer=method.deserialize,
+        )
+        responses = stream(m.WatchStatusRequest(**target), timeout=timeout, metadata=self._metadata)
+        try:
+            yield from responses
+        except grpc.RpcError as err:
+            raise _error(err) from None
+        finally:
+            responses.cancel()
+
+    def cancel_processing(
+        self,
+        *,
+        item_id: str | None = None,
+        batch_id: str | None = None,
+        workflow_id: str | None = None,
+        reason: str = "",
+    ) -> m.CancelProcessingResponse:
+        target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        return self._call(
+            _methods.CANCEL_PROCESSING, m.CancelProcessingRequest(**target, reason=reason)
+        )
+
+    def close(self) -> None:
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> ProcessingClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _error(err: grpc.RpcError) -> Exception:
+    call: Any = err  # a grpc.Call as well: code(), details(), trailing_metadata()
+    return error_from_status(call.code(), call.details() or "", call.trailing_metadata())
