@@ -69,7 +69,12 @@ class AnalyzeItemImages:
                 "ITEM_NOT_FOUND", f"item {request.item_id!r} does not exist", stage=ANALYZING
             ) from None
         if claim.skip_reason:
-            activity.logger.info("item %s skipped (reason %s)", request.item_id, claim.skip_reason)
+            activity.logger.info(
+                "item %s skipped (reason %s)",
+                request.item_id,
+                claim.skip_reason,
+                extra={"item_id": request.item_id},
+            )
             return activities_pb2.AnalyzeItemImagesOutput(skip_reason=claim.skip_reason)
 
         images = list(request.images) or list(claim.item.images)
