@@ -41,13 +41,14 @@ Scenario = Callable[[Harness], Awaitable[Recorded]]
 async def _item(
     harness: Harness, item_id: str, **fields: object
 ) -> WorkflowHandle[ItemImageProcessingWorkflow, workflows_pb2.ItemImageProcessingWorkflowOutput]:
+    request = workflows_pb2.ItemImageProcessingWorkflowInput(
+        item_id=item_id,
+        analysis_task_queue=harness.analysis_task_queue,
+        **fields,  # type: ignore[arg-type]
+    )
     return await harness.client.start_workflow(
         ItemImageProcessingWorkflow.run,
-        workflows_pb2.ItemImageProcessingWorkflowInput(
-            item_id=item_id,
-            analysis_task_queue=harness.analysis_task_queue,
-            **fields,  # type: ignore[arg-type]
-        ),
+        request,
         id=names.item_workflow_id(item_id),
         task_queue=harness.task_queue,
     )
