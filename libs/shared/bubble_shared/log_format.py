@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from bubble_shared.settings import EnvReader
 
 _TEMPORAL_CONTEXTS = ("temporal_workflow", "temporal_activity")
 _FLATTENED_KEYS = {
@@ -61,3 +64,27 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def read_logging_settings(environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """``LOG_LEVEL`` (default INFO) and whether ``LOG_FORMAT`` is ``json`` (default) or ``text``.
+
+    Raises SettingsError for other values, before anything is logged.
+    """
+    env = EnvReader(environ)
+    level = env.text("LOG_LEVEL", "INFO").upper()
+    log_format = env.text("LOG_FORMAT", "json").lower()
+    if level not in LOG_LEVELS:
+        env.problems.append(f"LOG_LEVEL={level!r} must be one of {', '.join(LOG_LEVELS)}")
+    if log_format not in ("json", "text"):
+        env.problems.append(f"LOG_FORMAT={log_format!r} must be json or text")
+    env.raise_if_invalid()
+    return level, log_format == "json"
+
+
+def configure_logging_from_env(environ: Mapping[str, str] | None = None) -> None:
+    level, json_lines = read_logging_settings(environ)
+    configure_logging(level, json_lines=json_lines)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from bubble_shared.temporal.names import DEFAULT_ANALYSIS_TASK_QUEUE, DEFAULT_TASK_QUEUE
 
@@ -35,11 +36,16 @@ class EnvReader:
     Call :meth:`raise_if_invalid` after the last read.
     """
 
+    known_variables: ClassVar[set[str]] = set()
+    """Every variable any reader was asked for: what deployment files may set (a test checks
+    docker-compose.yml against it, so a misspelt variable there cannot pass unnoticed)."""
+
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
         self.problems: list[str] = []
 
     def _raw(self, name: str) -> str | None:
+        EnvReader.known_variables.add(name)
         value = self._environ.get(name)
         return None if value is None or value.strip() == "" else value.strip()
 

@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from bubble_shared.log_format import configure_logging
+from bubble_shared.log_format import configure_logging_from_env
 from bubble_shared.settings import SettingsError
 from bubble_shared.store import ItemStore, create_engine
 from bubble_shared.temporal.client import connect
@@ -64,11 +64,8 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    configure_logging(
-        os.environ.get("LOG_LEVEL", "INFO"),
-        json_lines=os.environ.get("LOG_FORMAT", "json") == "json",
-    )
     try:
+        configure_logging_from_env()
         settings = WorkerSettings.from_env()
     except SettingsError as err:
         print(f"bubble-worker: {err}", file=sys.stderr)
