@@ -1,8 +1,10 @@
-"""The item store: items, their processing state, notifications and the analysis cache.
+"""The item store: items, their processing state, notifications, the analysis cache and
+idempotency records.
 
 engine = create_engine(url)   # sqlite:///... or postgresql://...
 upgrade(url)                  # Alembic migrations to the newest revision
 store = ItemStore(engine)
+requests = RequestStore(engine)  # idempotency records (AIP-155)
 """
 
 from bubble_shared.store.database import create_engine
@@ -20,6 +22,7 @@ from bubble_shared.store.items import (
     NewImage,
 )
 from bubble_shared.store.notifications import Notification
+from bubble_shared.store.requests import RequestStore, StoredResponse
 from bubble_shared.store.schema import upgrade
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "NewImage",
     "Notification",
     "NotificationNotFoundError",
+    "RequestStore",
+    "StoredResponse",
     "create_engine",
     "upgrade",
 ]

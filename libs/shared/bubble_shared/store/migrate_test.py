@@ -20,7 +20,14 @@ from bubble_shared.store.migrate import DATABASE_URL_ENV, main
 from bubble_shared.store.models import ITEM_STATUS_NAMES, NOTIFICATION_KIND_NAMES, Base
 from bubble_shared.store.schema import alembic_config, current_revision, head_revision, upgrade
 
-TABLES = {"items", "item_images", "notifications", "analysis_cache", "alembic_version"}
+TABLES = {
+    "items",
+    "item_images",
+    "notifications",
+    "analysis_cache",
+    "request_records",
+    "alembic_version",
+}
 
 
 def schema_differences(engine: Engine, metadata: MetaData) -> list[object]:

@@ -49,6 +49,9 @@ RUN_ID_LENGTH = 255
 ITEM_ID_LENGTH = 128
 OWNER_ID_LENGTH = 128
 IMAGE_ID_LENGTH = 64
+# Idempotency records: a gRPC method name, and a UUID in canonical form.
+REQUEST_METHOD_LENGTH = 128
+REQUEST_ID_LENGTH = 36
 
 
 def _in_list(column: str, names: tuple[str, ...]) -> str:
@@ -192,3 +195,27 @@ class AnalysisCacheEntry(Base):
     # Serialized analysis_pb2.ImageAnalysis.
     analysis: Mapped[bytes] = mapped_column(LargeBinary)
     create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RequestRecord(Base):
+    """The first answer to an idempotent request (AIP-155), kept so a retry gets the same answer.
+
+    Keyed by the RPC's name and the client's request_id: the same request_id may be used with two
+    methods. ``fingerprint`` identifies the request's parameters, so a reuse of the request_id with
+    other parameters can be refused; ``response`` is the serialized response message. Rows are kept
+    until ``expire_time`` (at least a day after the request) and then purged.
+    """
+
+    __tablename__ = "request_records"
+
+    method: Mapped[str] = mapped_column(String(REQUEST_METHOD_LENGTH), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(REQUEST_ID_LENGTH), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    expire_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # The purge deletes by expiry.
+        Index("ix_request_records_expire_time", "expire_time"),
+    )

@@ -9,11 +9,18 @@ from bubble_shared.settings import TemporalSettings
 from bubble_shared.temporal.converter import DATA_CONVERTER
 
 
-async def connect(settings: TemporalSettings, *, runtime: Runtime | None = None) -> Client:
-    """A client with our payload converter; ``runtime`` carries metrics settings when given."""
+async def connect(
+    settings: TemporalSettings, *, runtime: Runtime | None = None, lazy: bool = False
+) -> Client:
+    """A client with our payload converter; ``runtime`` carries metrics settings when given.
+
+    ``lazy`` connects on first use instead of now, for a process that must start (and report
+    itself unhealthy) while Temporal is down; each call then fails until Temporal is reachable.
+    """
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,
         data_converter=DATA_CONVERTER,
         runtime=runtime,
+        lazy=lazy,
     )

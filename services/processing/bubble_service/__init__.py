@@ -1,0 +1,1 @@
+"""The gRPC front service of Bubble item processing (``ItemProcessingService``)."""

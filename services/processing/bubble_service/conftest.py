@@ -1,0 +1,181 @@
+"""Fixtures of the service tests: a real grpc.aio server on a free loopback port, in this process,
+with a real database (SQLite and PostgreSQL) and, where runs are involved, a real Temporal dev
+server. No worker runs unless a test starts one with its own stand-in workflows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from sqlalchemy import Engine, func, select
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from bubble.processing.v1 import service_pb2_grpc
+from bubble_service.server import Service, start
+from bubble_service.settings import ServiceSettings
+from bubble_shared.settings import StoreSettings, TemporalSettings
+from bubble_shared.store import ItemStore, create_engine, upgrade
+from bubble_shared.store.models import Item, RequestRecord
+from bubble_shared.testing.databases import DatabaseKind, temporary_database
+from bubble_shared.testing.temporal_servers import start_dev_server
+
+# Nothing listens on port 1: a lazy client fails at once with a connection error.
+_UNREACHABLE = TemporalSettings(address="127.0.0.1:1")
+# Real JPEG/PNG signatures with a little padding: the service only sniffs the first bytes.
+JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    kind: DatabaseKind = request.param
+    with temporary_database(kind, tmp_path) as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture()
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    async with await start_dev_server() as env:
+        yield env
+
+
+@pytest.fixture()
+def settings(database_url: str, tmp_path: Path) -> ServiceSettings:
+    media_root = tmp_path / "media"
+    media_root.mkdir()
+    return ServiceSettings(
+        store=StoreSettings(database_url=database_url, media_root=media_root),
+        host="127.0.0.1",
+        port=0,
+        metrics_port=0,
+        health_check_interval_seconds=0.2,
+        status_query_timeout_seconds=0.5,
+        watch_poll_interval_seconds=0.1,
+        shutdown_grace_seconds=2,
+    )
+
+
+@dataclass
+class Harness:
+    """A running service and what a test needs to talk to it and look behind it."""
+
+    service: Service
+    channel: grpc.aio.Channel
+    stub: service_pb2_grpc.ItemProcessingServiceAsyncStub
+    engine: Engine
+    store: ItemStore
+    settings: ServiceSettings
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.service.port}"
+
+    def count(self, model: Any) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.scalar(select(func.count()).select_from(model)) or 0)
+
+    def items(self) -> int:
+        return self.count(Item)
+
+    def request_records(self) -> int:
+        return self.count(RequestRecord)
+
+    def media_files(self) -> list[Path]:
+        return sorted(p for p in self.settings.store.media_root.rglob("*") if p.is_file())
+
+
+async def open_harness(settings: ServiceSettings, client: Client | None) -> Harness:
+    service = await start(settings, client=client)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
+    engine = create_engine(settings.store.database_url)
+    return Harness(
+        service=service,
+        channel=channel,
+        stub=service_pb2_grpc.ItemProcessingServiceStub(channel),
+        engine=engine,
+        store=ItemStore(engine),
+        settings=settings,
+    )
+
+
+async def close_harness(harness: Harness) -> None:
+    await harness.channel.close()
+    await harness.service.stop(grace_seconds=1)
+    harness.engine.dispose()
+
+
+@pytest.fixture()
+async def harness(
+    settings: ServiceSettings, dev_server: WorkflowEnvironment
+) -> AsyncIterator[Harness]:
+    """The service on a dev server (no worker) and a fresh database."""
+    running = await open_harness(settings, dev_server.client)
+    yield running
+    await close_harness(running)
+
+
+@pytest.fixture()
+async def harness_small_uploads(settings: ServiceSettings) -> AsyncIterator[Harness]:
+    """Without Temporal (the item RPCs do not need it), a 1 KiB cap on inline images."""
+    running = await open_harness(
+        replace(settings, max_inline_image_bytes=1024, temporal=_UNREACHABLE), None
+    )
+    yield running
+    await close_harness(running)
+
+
+@pytest.fixture()
+async def offline_harness(settings: ServiceSettings) -> AsyncIterator[Harness]:
+    """The service pointed at a Temporal address where nothing listens."""
+    running = await open_harness(replace(settings, temporal=_UNREACHABLE), None)
+    yield running
+    await close_harness(running)
+
+
+@dataclass(frozen=True)
+class RichError:
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    domain: str
+    metadata: dict[str, str]
+    fields: list[str]
+
+
+def rich_error(error: grpc.aio.AioRpcError) -> RichError:
+    """The status of a failed call with its google.rpc details decoded."""
+    info = error_details_pb2.ErrorInfo()
+    bad_request = error_details_pb2.BadRequest()
+    for key, value in error.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            assert isinstance(value, bytes)
+            status = status_pb2.Status.FromString(value)
+            assert status.code == error.code().value[0]
+            assert status.message == error.details()
+            for detail in status.details:
+                if detail.Is(info.DESCRIPTOR):
+                    detail.Unpack(info)
+                elif detail.Is(bad_request.DESCRIPTOR):
+                    detail.Unpack(bad_request)
+    return RichError(
+        code=error.code(),
+        message=error.details() or "",
+        reason=info.reason,
+        domain=info.domain,
+        metadata=dict(info.metadata),
+        fields=[violation.field for violation in bad_request.field_violations],
+    )
+
+
+async def expect_error(call: Any) -> RichError:
+    """Awaits a call that must fail and returns its decoded error."""
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    return rich_error(raised.value)

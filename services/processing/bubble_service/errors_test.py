@@ -1,0 +1,63 @@
+"""Errors: the rich status a client receives, and which exceptions are not bugs."""
+
+from __future__ import annotations
+
+import grpc
+import sqlalchemy.exc
+from google.rpc import code_pb2, error_details_pb2
+from temporalio.service import RPCError, RPCStatusCode
+
+from bubble_service.errors import (
+    DOMAIN,
+    INTERNAL,
+    FieldViolation,
+    expected_failure,
+    invalid_argument,
+    not_found,
+)
+
+
+def test_the_status_carries_error_info_and_bad_request() -> None:
+    error = invalid_argument([FieldViolation("title", "too long"), FieldViolation("x", "bad", "R")])
+
+    status = error.to_status()
+
+    assert status.code == code_pb2.INVALID_ARGUMENT
+    assert status.message == error.message
+    info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(info)
+    assert status.details[1].Unpack(bad_request)
+    assert (info.reason, info.domain, dict(info.metadata)) == (
+        "INVALID_FIELD",
+        DOMAIN,
+        {"field": "title"},
+    )
+    assert [(v.field, v.reason) for v in bad_request.field_violations] == [
+        ("title", "INVALID_FIELD"),
+        ("x", "R"),
+    ]
+
+
+def test_not_found_has_no_bad_request() -> None:
+    status = not_found("no item", "ITEM_NOT_FOUND", item_id="x").to_status()
+
+    assert status.code == code_pb2.NOT_FOUND
+    assert len(status.details) == 1
+
+
+def test_unreachable_dependencies_are_unavailable_and_bugs_are_not_expected() -> None:
+    down = RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+    lazy = RuntimeError("Failed client connect: Server connection error")
+    database = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("could not connect"))
+
+    assert [expected_failure(e).reason for e in (down, lazy, database)] == [  # type: ignore[union-attr]
+        "TEMPORAL_UNAVAILABLE",
+        "TEMPORAL_UNAVAILABLE",
+        "DATABASE_UNAVAILABLE",
+    ]
+    assert expected_failure(down).code == grpc.StatusCode.UNAVAILABLE  # type: ignore[union-attr]
+    limited = RPCError("namespace rate limit exceeded", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
+    assert expected_failure(limited).code == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[union-attr]
+    assert expected_failure(KeyError("bug")) is None
+    assert expected_failure(RuntimeError("something else")) is None
+    assert "internal error" in INTERNAL.message

@@ -1,0 +1,82 @@
+"""Idempotent requests (AIP-155): a request_id replays the first answer instead of redoing work.
+
+The record is (method, request_id) -> (fingerprint of the parameters, serialized first answer),
+kept at least 24 hours (``bubble_shared.store.RequestStore``). A repeat with the same parameters
+gets the stored answer; the same request_id with other parameters is ALREADY_EXISTS, because
+silently ignoring the new parameters would hide a client bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import TypeVar
+
+from google.protobuf.message import Message
+
+from bubble_service.errors import already_exists
+from bubble_shared.store import RequestStore
+
+M = TypeVar("M", bound=Message)
+
+
+def fingerprint(request: Message) -> str:
+    """A digest of the request's parameters: everything but request_id.
+
+    Deterministic serialization of the same message gives the same bytes, so equal parameters
+    give equal fingerprints (a field left unset and a field set to its default are the same).
+    """
+    parameters = type(request)()
+    parameters.CopyFrom(request)
+    parameters.ClearField("request_id")
+    digest = hashlib.sha256(type(request).DESCRIPTOR.full_name.encode() + b"\0")
+    digest.update(parameters.SerializeToString(deterministic=True))
+    return digest.hexdigest()
+
+
+class Idempotency:
+    """Looks up and records first answers; database calls run in threads."""
+
+    def __init__(self, requests: RequestStore) -> None:
+        self._requests = requests
+
+    async def replay(
+        self, method: str, request_id: str, request: Message, response_type: type[M]
+    ) -> M | None:
+        """The first answer to this request_id, None when there is none (or no request_id).
+
+        Raises ALREADY_EXISTS when the request_id was used with other parameters.
+        """
+        if not request_id:
+            return None
+        stored = await asyncio.to_thread(self._requests.get, method, request_id)
+        if stored is None:
+            return None
+        return _checked(stored.fingerprint, stored.response, request, request_id, response_type)
+
+    async def record(self, method: str, request_id: str, request: Message, response: M) -> M:
+        """Stores ``response`` as the first answer; returns the answer that was stored first
+        (another attempt's, when one raced this one and won)."""
+        if not request_id:
+            return response
+        stored, _ = await asyncio.to_thread(
+            self._requests.remember,
+            method,
+            request_id,
+            fingerprint=fingerprint(request),
+            response=response.SerializeToString(deterministic=True),
+        )
+        return _checked(stored.fingerprint, stored.response, request, request_id, type(response))
+
+
+def _checked(
+    stored_fingerprint: str, data: bytes, request: Message, request_id: str, response_type: type[M]
+) -> M:
+    if stored_fingerprint != fingerprint(request):
+        raise already_exists(
+            f"request_id {request_id} was already used with different parameters; use a new "
+            "request_id for a different request",
+            "REQUEST_ID_REUSED",
+            request_id=request_id,
+        )
+    return response_type.FromString(data)

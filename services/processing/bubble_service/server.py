@@ -1,0 +1,209 @@
+"""Assembles and runs the gRPC server: the service, health, reflection, interceptors, background
+tasks; and stops it gracefully.
+
+    service = await start(settings)      # listening when this returns; service.port is bound
+    ...
+    await service.stop()                 # stop accepting, end watches, finish in-flight RPCs
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from wsgiref.simple_server import WSGIServer
+
+import grpc
+from grpc_health.v1 import health_pb2_grpc  # type: ignore[import-untyped]
+from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from bubble.processing.v1 import service_pb2, service_pb2_grpc
+from bubble_service.auth import BearerTokenInterceptor
+from bubble_service.dependencies import Dependencies
+from bubble_service.health import HealthMonitor, new_health_servicer
+from bubble_service.idempotency import Idempotency
+from bubble_service.metrics import RpcMetrics
+from bubble_service.observe import ObservingInterceptor
+from bubble_service.runs import Runs
+from bubble_service.servicer import ItemProcessingServicer
+from bubble_service.settings import ServiceSettings
+from bubble_service.status import StatusReader
+from bubble_shared.store import ItemStore, RequestStore, create_engine
+from bubble_shared.store.migrate import display_url
+from bubble_shared.store.schema import current_revision, head_revision
+from bubble_shared.temporal.client import connect
+
+log = logging.getLogger("bubble_service")
+
+SERVICE_NAME = service_pb2.DESCRIPTOR.services_by_name["ItemProcessingService"].full_name
+HEALTH_SERVICE_NAME = "grpc.health.v1.Health"
+# How often expired idempotency records are deleted.
+PURGE_INTERVAL_SECONDS = 3600.0
+
+
+@dataclass
+class Service:
+    server: grpc.aio.Server
+    port: int
+    settings: ServiceSettings
+    client: Client
+    engine: Engine
+    stopping: asyncio.Event
+    metrics: RpcMetrics
+    health: object
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    metrics_server: WSGIServer | None = None
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Stops accepting RPCs, ends watch streams (UNAVAILABLE: reconnect), gives in-flight
+        RPCs the grace period, then releases Temporal and the database."""
+        grace = self.settings.shutdown_grace_seconds if grace_seconds is None else grace_seconds
+        self.stopping.set()
+        await self.health.enter_graceful_shutdown()  # type: ignore[attr-defined]
+        await self.server.stop(grace)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+        self.engine.dispose()
+        log.info("server stopped")
+
+    async def wait(self) -> None:
+        await self.server.wait_for_termination()
+
+
+async def start(settings: ServiceSettings, *, client: Client | None = None) -> Service:
+    """Starts the server; it listens (and answers health checks) when this returns.
+
+    ``client`` replaces the Temporal client made from the settings (tests pass a dev server's).
+    Without one the client connects lazily, so the server starts while Temporal is down and
+    reports NOT_SERVING until it is back.
+    """
+    await asyncio.to_thread(_check_schema, settings.store.database_url)
+    if client is None:
+        client = await connect(settings.temporal, lazy=True)
+    engine = create_engine(settings.store.database_url)
+    stopping = asyncio.Event()
+    items = ItemStore(engine)
+    runs = Runs(
+        client,
+        task_queue=settings.temporal.task_queue,
+        query_timeout=timedelta(seconds=settings.status_query_timeout_seconds),
+    )
+    requests = RequestStore(engine)
+    deps = Dependencies(
+        settings=settings,
+        items=items,
+        idempotency=Idempotency(requests),
+        runs=runs,
+        statuses=StatusReader(runs, items),
+        stopping=stopping,
+    )
+    metrics = RpcMetrics()
+    interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(metrics)]
+    if settings.auth_enabled:
+        interceptors.append(BearerTokenInterceptor(settings.auth_tokens))
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+        ],
+    )
+    service_pb2_grpc.add_ItemProcessingServiceServicer_to_server(
+        ItemProcessingServicer(deps), server
+    )
+    health = new_health_servicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        [SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = _listen(server, settings)
+    monitor = HealthMonitor(
+        health,
+        client=client,
+        engine=engine,
+        service_names=[SERVICE_NAME],
+        interval_seconds=settings.health_check_interval_seconds,
+    )
+    await monitor.check_once()
+    await server.start()
+    service = Service(
+        server=server,
+        port=port,
+        settings=settings,
+        client=client,
+        engine=engine,
+        stopping=stopping,
+        metrics=metrics,
+        health=health,
+    )
+    service.tasks.append(asyncio.create_task(monitor.run(stopping), name="health-monitor"))
+    service.tasks.append(asyncio.create_task(_purge(requests, stopping), name="purge-requests"))
+    if settings.metrics_port:
+        service.metrics_server = metrics.serve(settings.host, settings.metrics_port)
+    log.info(
+        "listening on %s:%d (%s, auth %s)",
+        settings.host,
+        port,
+        "TLS" if settings.tls_cert_file else "plaintext",
+        "on" if settings.auth_enabled else "off",
+        extra={"peer": settings.temporal.address},
+    )
+    return service
+
+
+class SchemaOutdatedError(RuntimeError):
+    """The database is reachable but not migrated to the schema this code needs."""
+
+
+def _check_schema(url: str) -> None:
+    """Refuses to serve from a database that is behind the code's migrations (every write would
+    fail); an unreachable database is only logged, the health service reports it."""
+    try:
+        current = current_revision(url)
+    except Exception as error:  # unreachable now: may come back, health says NOT_SERVING
+        log.warning("cannot check the database schema: %s", str(error)[:200])
+        return
+    if current != head_revision():
+        raise SchemaOutdatedError(
+            f"the database {display_url(url)} is at schema revision {current or 'none'}, not "
+            f"{head_revision()}: run `./pants run libs/shared/bubble_shared/store:migrate` "
+            "(python -m bubble_shared.store.migrate) first"
+        )
+
+
+def _listen(server: grpc.aio.Server, settings: ServiceSettings) -> int:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    address = f"{host}:{settings.port}"
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        credentials = grpc.ssl_server_credentials(
+            [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())]
+        )
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    return port
+
+
+async def _purge(requests: RequestStore, stop: asyncio.Event) -> None:
+    """Deletes expired idempotency records now and then; a failure waits for the next round."""
+    while not stop.is_set():
+        try:
+            purged = await asyncio.to_thread(requests.purge_expired)
+            if purged:
+                log.info("purged %d expired idempotency records", purged)
+        except Exception:
+            log.warning("purging idempotency records failed", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=PURGE_INTERVAL_SECONDS)

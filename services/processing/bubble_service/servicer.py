@@ -1,0 +1,16 @@
+"""The ItemProcessingService servicer: the item RPCs and the run RPCs in one gRPC service."""
+
+from __future__ import annotations
+
+from bubble.processing.v1 import service_pb2_grpc
+from bubble_service.dependencies import Dependencies
+from bubble_service.item_rpcs import ItemRpcs
+from bubble_service.run_rpcs import RunRpcs
+
+
+class ItemProcessingServicer(ItemRpcs, RunRpcs, service_pb2_grpc.ItemProcessingServiceServicer):
+    """Every RPC of service.proto; the handlers live in ``item_rpcs`` and ``run_rpcs``."""
+
+    def __init__(self, deps: Dependencies) -> None:
+        ItemRpcs.__init__(self, deps)
+        RunRpcs.__init__(self, deps)

@@ -1,0 +1,1 @@
+"""Test support that is importable from any test (stand-in workflows)."""
