@@ -32,6 +32,7 @@ from bubble_service.runs import Runs
 from bubble_service.servicer import ItemProcessingServicer
 from bubble_service.settings import ServiceSettings
 from bubble_service.status import StatusReader
+from bubble_shared.process import StartupError
 from bubble_shared.store import ItemStore, RequestStore, create_engine
 from bubble_shared.store.migrate import display_url
 from bubble_shared.store.schema import current_revision, head_revision
@@ -161,7 +162,7 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
     return service
 
 
-class SchemaOutdatedError(RuntimeError):
+class SchemaOutdatedError(StartupError):
     """The database is reachable but not migrated to the schema this code needs."""
 
 

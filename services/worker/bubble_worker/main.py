@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
-import sys
 from contextlib import AsyncExitStack
 
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from bubble_shared.log_format import configure_logging_from_env
-from bubble_shared.settings import SettingsError
+from bubble_shared.process import run_process
 from bubble_shared.store import ItemStore, create_engine
 from bubble_shared.temporal.client import connect
 from bubble_worker.settings import WorkerSettings
@@ -64,32 +60,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    try:
-        configure_logging_from_env()
-        settings = WorkerSettings.from_env()
-    except SettingsError as err:
-        print(f"bubble-worker: {err}", file=sys.stderr)
-        sys.stdout.flush()
-        os._exit(2)
-
-    async def run_until_signal() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await run(settings, stop)
-
-    exit_code = 0
-    try:
-        asyncio.run(run_until_signal())
-    except Exception:
-        log.exception("worker failed")
-        exit_code = 1
-    # temporalio can abort during interpreter shutdown (sdk-python#300); everything is closed.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)
+    run_process("bubble-worker", WorkerSettings.from_env, run)
 
 
 if __name__ == "__main__":
