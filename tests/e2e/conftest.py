@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,25 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from bubble_service import server as service_server
 from bubble_service.settings import ServiceSettings
 from bubble_shared.settings import StoreSettings, TemporalSettings
-from bubble_shared.store import upgrade
-from bubble_shared.testing.databases import DatabaseKind, temporary_database
-from bubble_shared.testing.temporal_servers import start_dev_server
+from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 from bubble_worker import main as worker_main
 from bubble_worker.settings import WorkerSettings
-
-
-@pytest.fixture()
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await start_dev_server() as env:
-        yield env
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    kind: DatabaseKind = request.param
-    with temporary_database(kind, tmp_path) as url:
-        upgrade(url)
-        yield url
 
 
 @pytest.fixture()

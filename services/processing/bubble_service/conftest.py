@@ -4,7 +4,7 @@ server. No worker runs unless a test starts one with its own stand-in workflows.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -20,30 +20,15 @@ from bubble.processing.v1 import service_pb2_grpc
 from bubble_service.server import Service, start
 from bubble_service.settings import ServiceSettings
 from bubble_shared.settings import StoreSettings, TemporalSettings
-from bubble_shared.store import ItemStore, create_engine, upgrade
+from bubble_shared.store import ItemStore, create_engine
 from bubble_shared.store.models import Item, RequestRecord
-from bubble_shared.testing.databases import DatabaseKind, temporary_database
-from bubble_shared.testing.temporal_servers import start_dev_server
+from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 
 # Nothing listens on port 1: a lazy client fails at once with a connection error.
 _UNREACHABLE = TemporalSettings(address="127.0.0.1:1")
 # Real JPEG/PNG signatures with a little padding: the service only sniffs the first bytes.
 JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    kind: DatabaseKind = request.param
-    with temporary_database(kind, tmp_path) as url:
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture()
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await start_dev_server() as env:
-        yield env
 
 
 @pytest.fixture()

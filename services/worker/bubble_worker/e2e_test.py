@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,10 +24,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from bubble.processing.v1 import activities_pb2, item_pb2, run_pb2, workflows_pb2
 from bubble_shared.settings import StoreSettings, TemporalSettings
-from bubble_shared.store import ItemStore, NewImage, create_engine, upgrade
+from bubble_shared.store import ItemStore, NewImage, create_engine
 from bubble_shared.temporal import names
-from bubble_shared.testing.databases import DatabaseKind, temporary_database
-from bubble_shared.testing.temporal_servers import start_dev_server
+from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 from bubble_worker import main as worker_main
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.testing import images
@@ -62,20 +61,6 @@ class System:
         return workflows_pb2.ItemImageProcessingWorkflowInput(
             item_id=item.item_id, analysis_task_queue=self.settings.temporal.analysis_task_queue
         )
-
-
-@pytest.fixture()
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    async with await start_dev_server() as env:
-        yield env
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    kind: DatabaseKind = request.param
-    with temporary_database(kind, tmp_path) as url:
-        upgrade(url)
-        yield url
 
 
 def _settings(

@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bubble_shared.store import ItemStore, create_engine, upgrade
-from bubble_shared.testing.databases import DatabaseKind, temporary_database
+from bubble_shared.store import ItemStore, create_engine
+from bubble_shared.testing.fixtures import database_url  # noqa: F401
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ItemStore]:
-    kind: DatabaseKind = request.param
-    with temporary_database(kind, tmp_path) as url:
-        upgrade(url)
-        engine = create_engine(url)
-        yield ItemStore(engine)
-        engine.dispose()
+@pytest.fixture()
+def store(database_url: str) -> Iterator[ItemStore]:
+    engine = create_engine(database_url)
+    yield ItemStore(engine)
+    engine.dispose()
 
 
 @pytest.fixture()
