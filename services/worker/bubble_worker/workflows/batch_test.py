@@ -163,3 +163,22 @@ async def test_cancelled_children_are_counted_as_cancelled(harness: Harness) -> 
     output = await handle.result()
 
     assert (output.cancelled, output.succeeded, output.failed) == (1, 1, 0)
+
+
+async def test_a_batch_of_100_000_items_runs_page_by_page(harness: Harness) -> None:
+    # The history stays bounded by continuing as new; each execution carries only the ids left.
+    item_ids = [f"item-{index:06d}" for index in range(100_000)]
+    handle = await _start(harness, item_ids, items_per_run=5, max_concurrency=5)
+    describe = await handle.describe()
+    first_run = describe.run_id
+    while (await handle.describe()).run_id == first_run:
+        await asyncio.sleep(0.05)
+
+    progress = await handle.query(ItemBatchProcessingWorkflow.get_progress)
+    history = await harness.client.get_workflow_handle(handle.id, run_id=first_run).fetch_history()
+    await handle.terminate("the test has seen enough")
+
+    assert progress.progress.total == 100_000
+    assert progress.progress.succeeded >= 5
+    assert progress.continued_as_new_count >= 1
+    assert len(history.events) < 100  # one page of children, not 100,000
