@@ -27,6 +27,11 @@ class MediaPathError(ValueError):
     """An image URI that does not name a file inside the media root; the message says why."""
 
 
+def _shown(uri: str) -> str:
+    """The URI for a message, cut short: a hostile URI must not flood logs or gRPC trailers."""
+    return repr(uri if len(uri) <= 120 else uri[:120] + "...")
+
+
 def resolve_media_path(media_root: Path, uri: str) -> Path:
     """The absolute, symlink-free path of the file ``uri`` names inside ``media_root``.
 
@@ -42,29 +47,32 @@ def resolve_media_path(media_root: Path, uri: str) -> Path:
     if not uri:
         raise MediaPathError(f"the image URI is empty: give {_EXPECTED}")
     if "\x00" in uri:
-        raise MediaPathError(f"the image URI {uri!r} contains a NUL byte")
+        raise MediaPathError(f"the image URI {_shown(uri)} contains a NUL byte")
     if "\\" in uri:
         raise MediaPathError(
-            f"the image URI {uri!r} contains a backslash: separate folders with '/'"
+            f"the image URI {_shown(uri)} contains a backslash: separate folders with '/'"
         )
     scheme = _SCHEME.match(uri)
     if scheme is not None:
         candidate = _file_uri_path(uri, scheme.group()[:-1].lower())
     elif uri.startswith("/"):
-        raise MediaPathError(f"the image URI {uri!r} is an absolute path: give {_EXPECTED}")
+        raise MediaPathError(f"the image URI {_shown(uri)} is an absolute path: give {_EXPECTED}")
     else:
         candidate = media_root / uri
     try:
         root = media_root.resolve()
         resolved = candidate.resolve()
     except (OSError, RuntimeError, ValueError) as error:
-        raise MediaPathError(f"the image URI {uri!r} cannot be resolved: {error}") from None
+        raise MediaPathError(f"the image URI {_shown(uri)} cannot be resolved: {error}") from None
     if resolved == root:
-        raise MediaPathError(f"the image URI {uri!r} names the media root itself, not a file in it")
-    if not resolved.is_relative_to(root):
         raise MediaPathError(
-            f"the image URI {uri!r} points outside the media root {str(root)!r} (it resolves to "
-            f"{str(resolved)!r}): only files inside the media root can be used"
+            f"the image URI {_shown(uri)} names the media root itself, not a file in it"
+        )
+    if not resolved.is_relative_to(root):
+        # The message reaches clients (errors, the item's last error): no server paths in it.
+        raise MediaPathError(
+            f"the image URI {_shown(uri)} points outside the media root: only files inside "
+            "the media root can be used"
         )
     return resolved
 
@@ -97,30 +105,32 @@ def store_upload(media_root: Path, content: bytes, *, extension: str) -> str:
 def _file_uri_path(uri: str, scheme: str) -> Path:
     if scheme != "file":
         raise MediaPathError(
-            f"the image URI {uri!r} uses the scheme {scheme!r}, which is not supported: give "
+            f"the image URI {_shown(uri)} uses the scheme {scheme!r}, which is not supported: give "
             f"{_EXPECTED}; images must be stored under the media root first"
         )
     parts = urllib.parse.urlsplit(uri)
     if parts.netloc not in ("", "localhost"):
         raise MediaPathError(
-            f"the file URI {uri!r} names the host {parts.netloc!r}: only local files can be used "
+            f"the file URI {_shown(uri)} names the host {parts.netloc!r}: only local files "
+            "can be used "
             "(file:///absolute/path)"
         )
     if parts.query or parts.fragment:
         raise MediaPathError(
-            f"the file URI {uri!r} has a query or fragment: percent-encode '?' and '#' in names"
+            f"the file URI {_shown(uri)} has a query or fragment: percent-encode '?' and '#' "
+            "in names"
         )
     try:
         path = urllib.parse.unquote(parts.path, errors="strict")
     except UnicodeDecodeError:
         raise MediaPathError(
-            f"the file URI {uri!r} percent-encodes bytes that are not UTF-8"
+            f"the file URI {_shown(uri)} percent-encodes bytes that are not UTF-8"
         ) from None
     if "\x00" in path or "\\" in path:
-        raise MediaPathError(f"the file URI {uri!r} encodes a NUL byte or a backslash")
+        raise MediaPathError(f"the file URI {_shown(uri)} encodes a NUL byte or a backslash")
     if not path.startswith("/"):
         raise MediaPathError(
-            f"the file URI {uri!r} does not hold an absolute path: write file:///absolute/path"
+            f"the file URI {_shown(uri)} does not hold an absolute path: write file:///absolute/path"
         )
     return Path(path)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import grpc
 import sqlalchemy.exc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from temporalio.service import RPCError, RPCStatusCode
 
 DOMAIN = "bubble.processing.v1"
@@ -67,7 +67,8 @@ class ServiceError(Exception):
                     )
                 )
             )
-        return status_pb2.Status(code=_CODES[self.code], message=self.message, details=details)
+        code: int = self.code.value[0]  # grpc.StatusCode values are (number, name)
+        return status_pb2.Status(code=code, message=self.message, details=details)
 
 
 def invalid_argument(violations: Sequence[FieldViolation]) -> ServiceError:
@@ -112,7 +113,9 @@ INTERNAL = ServiceError(
 _TEMPORAL_DOWN = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
-def expected_failure(error: BaseException) -> ServiceError | None:
+def expected_failure(  # noqa: PLR0911 - one return per kind of failure, in order
+    error: BaseException,
+) -> ServiceError | None:
     """The ServiceError for an exception that is not a bug (a dependency is down), else None."""
     if isinstance(error, ServiceError):
         return error
@@ -126,10 +129,21 @@ def expected_failure(error: BaseException) -> ServiceError | None:
         )
     if _is_connection_failure(error):
         return temporal_unavailable()
-    if isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+    if isinstance(
+        error,
+        sqlalchemy.exc.OperationalError
+        | sqlalchemy.exc.InterfaceError
+        | sqlalchemy.exc.TimeoutError,
+    ):
         return unavailable(
             "the item database cannot be reached; retry with exponential backoff",
             "DATABASE_UNAVAILABLE",
+        )
+    if isinstance(error, OSError):
+        # Writing an upload failed: the media volume is full, read-only or gone.
+        return unavailable(
+            "the media storage cannot be written; retry with exponential backoff",
+            "MEDIA_UNAVAILABLE",
         )
     return None
 
@@ -150,15 +164,3 @@ def _pack(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
-
-
-_CODES: Mapping[grpc.StatusCode, int] = {
-    grpc.StatusCode.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND: code_pb2.NOT_FOUND,
-    grpc.StatusCode.ALREADY_EXISTS: code_pb2.ALREADY_EXISTS,
-    grpc.StatusCode.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
-    grpc.StatusCode.UNAVAILABLE: code_pb2.UNAVAILABLE,
-    grpc.StatusCode.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.INTERNAL: code_pb2.INTERNAL,
-}

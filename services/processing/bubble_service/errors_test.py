@@ -11,6 +11,7 @@ from bubble_service.errors import (
     DOMAIN,
     INTERNAL,
     FieldViolation,
+    ServiceError,
     expected_failure,
     invalid_argument,
     not_found,
@@ -49,11 +50,16 @@ def test_unreachable_dependencies_are_unavailable_and_bugs_are_not_expected() ->
     down = RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
     lazy = RuntimeError("Failed client connect: Server connection error")
     database = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("could not connect"))
+    pool = sqlalchemy.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached")
+    disk = OSError(28, "No space left on device")
 
-    assert [expected_failure(e).reason for e in (down, lazy, database)] == [  # type: ignore[union-attr]
+    failures = (down, lazy, database, pool, disk)
+    assert [expected_failure(e).reason for e in failures] == [  # type: ignore[union-attr]
         "TEMPORAL_UNAVAILABLE",
         "TEMPORAL_UNAVAILABLE",
         "DATABASE_UNAVAILABLE",
+        "DATABASE_UNAVAILABLE",
+        "MEDIA_UNAVAILABLE",
     ]
     assert expected_failure(down).code == grpc.StatusCode.UNAVAILABLE  # type: ignore[union-attr]
     limited = RPCError("namespace rate limit exceeded", RPCStatusCode.RESOURCE_EXHAUSTED, b"")
@@ -61,3 +67,13 @@ def test_unreachable_dependencies_are_unavailable_and_bugs_are_not_expected() ->
     assert expected_failure(KeyError("bug")) is None
     assert expected_failure(RuntimeError("something else")) is None
     assert "internal error" in INTERNAL.message
+
+
+def test_every_status_code_converts_to_its_number() -> None:
+    for code in (
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.NOT_FOUND,
+    ):
+        status = ServiceError(code, "message", "REASON").to_status()
+        assert status.code == code.value[0]

@@ -99,11 +99,9 @@ def plan_images(
     for index, image in enumerate(images):
         field = f"images[{index}]"
         before = len(violations.found)
-        violations.max_length(f"{field}.filename", image.filename, MAX_FILENAME_LENGTH)
+        violations.text(f"{field}.filename", image.filename, MAX_FILENAME_LENGTH)
         if image.content_type:
-            violations.max_length(
-                f"{field}.content_type", image.content_type, MAX_CONTENT_TYPE_LENGTH
-            )
+            violations.text(f"{field}.content_type", image.content_type, MAX_CONTENT_TYPE_LENGTH)
             if not image.content_type.lower().startswith("image/"):
                 violations.add(
                     f"{field}.content_type",

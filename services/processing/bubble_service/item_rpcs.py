@@ -34,9 +34,9 @@ class ItemRpcs:
         violations.optional_id("item_id", request.item_id, what="item ID")
         if not request.owner_id:
             violations.add("owner_id", "the owner ID is required", "FIELD_REQUIRED")
-        violations.max_length("owner_id", request.owner_id, OWNER_ID_LENGTH)
-        violations.max_length("title", request.title, MAX_TITLE_LENGTH)
-        violations.max_length("description", request.description, MAX_DESCRIPTION_LENGTH)
+        violations.text("owner_id", request.owner_id, OWNER_ID_LENGTH)
+        violations.text("title", request.title, MAX_TITLE_LENGTH)
+        violations.text("description", request.description, MAX_DESCRIPTION_LENGTH)
         # Resolving URIs follows symlinks on disk: off the event loop.
         planned = await asyncio.to_thread(
             plan_images,
@@ -121,7 +121,7 @@ class ItemRpcs:
         violations = Violations()
         if request.page_size < 0:
             violations.add("page_size", f"must not be negative, got {request.page_size}")
-        violations.max_length("owner_id", request.owner_id, OWNER_ID_LENGTH)
+        violations.text("owner_id", request.owner_id, OWNER_ID_LENGTH)
         for index, status in enumerate(request.statuses):
             if status == item_pb2.ITEM_STATUS_UNSPECIFIED:
                 violations.add(f"statuses[{index}]", "ITEM_STATUS_UNSPECIFIED is not a status")

@@ -115,6 +115,14 @@ HOSTILE_CREATES = {
     "bad item id": (create_request(item_id="a/b"), "INVALID_ID", ["item_id"]),
     "long item id": (create_request(item_id="a" * 129), "INVALID_ID", ["item_id"]),
     "long title": (create_request(title="t" * 201), "INVALID_FIELD", ["title"]),
+    # PostgreSQL text cannot hold NUL: refused up front instead of failing in the database.
+    "nul in title": (create_request(title="a\x00b"), "INVALID_FIELD", ["title"]),
+    "nul in owner": (create_request(owner_id="u\x00"), "INVALID_FIELD", ["owner_id"]),
+    "nul in filename": (
+        create_request(images=[ImageInput(uri="a.jpg", filename="f\x00.jpg")]),
+        "INVALID_FIELD",
+        ["images[0].filename"],
+    ),
     "long description": (create_request(description="d" * 5001), "INVALID_FIELD", ["description"]),
     "no images": (create_request(images=[]), "FIELD_REQUIRED", ["images"]),
     "21 images": (

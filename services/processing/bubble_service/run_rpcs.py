@@ -56,11 +56,12 @@ class RunRpcs:
         target = Target("item", names.item_workflow_id(item.item_id), "", item)
         latest = await deps.statuses.execution(target)
         response = service_pb2.StartItemProcessingResponse(workflow_id=target.workflow_id)
-        if latest is not None and (latest.is_open or await self._started_by(latest, request_id)):
+        started_by_this_request = latest is not None and await self._started_by(latest, request_id)
+        if latest is not None and (latest.is_open or started_by_this_request):
             # An open run is returned, not joined with new options; a run this very request
             # started (an earlier attempt whose answer was lost) is returned as started.
             response.run_id = latest.run_id
-            response.already_running = not await self._started_by(latest, request_id)
+            response.already_running = not started_by_this_request
         else:
             if item.status == item_pb2.ITEM_STATUS_PROCESSED and not request.force:
                 raise failed_precondition(
@@ -77,7 +78,12 @@ class RunRpcs:
             )
             if delay:
                 workflow_input.start_delay.FromTimedelta(delay)
-            response.run_id = await deps.runs.start_item(workflow_input)
+            response.run_id, joined = await deps.runs.start_item(workflow_input)
+            if joined:
+                # Another start won the race; it may be a concurrent attempt of this request.
+                winner = await deps.runs.describe(target.workflow_id, response.run_id)
+                joined = winner is None or not await self._started_by(winner, request_id)
+            response.already_running = joined
         response = await deps.idempotency.record(START_ITEM, request_id, request, response)
         return await self._with_item_snapshot(response, item)
 
@@ -262,7 +268,7 @@ class RunRpcs:
     ) -> service_pb2.CancelProcessingResponse:
         statuses = self._deps.statuses
         violations = Violations()
-        violations.max_length("reason", request.reason, MAX_CANCEL_REASON_LENGTH)
+        violations.text("reason", request.reason, MAX_CANCEL_REASON_LENGTH)
         violations.raise_if_any()
         field = request.WhichOneof("target")
         target = await statuses.resolve(field, getattr(request, field or "item_id"))

@@ -153,18 +153,28 @@ class Runs:
             return None
         return result if isinstance(result, output_type) else None
 
-    async def start_item(self, request: workflows_pb2.ItemImageProcessingWorkflowInput) -> str:
-        """Starts the item's run, or joins the one open under its ID; returns the run ID."""
-        handle = await self._client.start_workflow(
-            names.ITEM_WORKFLOW,
-            request,
-            id=names.item_workflow_id(request.item_id),
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            rpc_timeout=RPC_TIMEOUT,
-        )
-        return handle.result_run_id or ""
+    async def start_item(
+        self, request: workflows_pb2.ItemImageProcessingWorkflowInput
+    ) -> tuple[str, bool]:
+        """Starts the item's run; the run ID, and whether another run was open under its ID.
+
+        Another caller may start the item between our describe and this start: Temporal then
+        refuses the second start (one open run per ID), and the open run is returned as
+        already running, since this request's options did not apply to it.
+        """
+        try:
+            handle = await self._client.start_workflow(
+                names.ITEM_WORKFLOW,
+                request,
+                id=names.item_workflow_id(request.item_id),
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                rpc_timeout=RPC_TIMEOUT,
+            )
+        except WorkflowAlreadyStartedError as err:
+            return err.run_id or "", True
+        return handle.result_run_id or "", False
 
     async def start_batch(
         self, request: workflows_pb2.ItemBatchProcessingWorkflowInput

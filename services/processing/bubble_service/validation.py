@@ -62,9 +62,12 @@ class Violations:
             return ""
         return str(uuid.UUID(value))
 
-    def max_length(self, field: str, value: str, limit: int) -> None:
+    def text(self, field: str, value: str, limit: int) -> None:
+        """Free text: at most ``limit`` characters and no NUL, which PostgreSQL text refuses."""
         if len(value) > limit:
             self.add(field, f"is {len(value)} characters long; at most {limit} are allowed")
+        if "\x00" in value:
+            self.add(field, "must not contain NUL characters")
 
     def start_delay(self, field: str, value: Duration | None) -> timedelta:
         """The delay, or zero; negative, malformed and over-30-day delays are violations."""
