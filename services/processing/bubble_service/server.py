@@ -127,16 +127,29 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
     reflection.enable_server_reflection(
         [SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = _listen(server, settings)
-    monitor = HealthMonitor(
-        health,
-        client=client,
-        engine=engine,
-        service_names=[SERVICE_NAME],
-        interval_seconds=settings.health_check_interval_seconds,
-    )
-    await monitor.check_once()
-    await server.start()
+    metrics_server: WSGIServer | None = None
+    try:
+        port = _listen(server, settings)
+        monitor = HealthMonitor(
+            health,
+            client=client,
+            engine=engine,
+            service_names=[SERVICE_NAME],
+            interval_seconds=settings.health_check_interval_seconds,
+        )
+        await monitor.check_once()
+        # Started before the metrics: stopping a server that never started keeps its port bound.
+        await server.start()
+        if settings.metrics_port:
+            metrics_server = metrics.serve(settings.host, settings.metrics_port)
+    except BaseException:
+        # Nothing half-started stays behind: no listening socket, metrics thread or pool.
+        await server.stop(None)
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
+        engine.dispose()
+        raise
     service = Service(
         server=server,
         port=port,
@@ -146,11 +159,10 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
         stopping=stopping,
         metrics=metrics,
         health=health,
+        metrics_server=metrics_server,
     )
     service.tasks.append(asyncio.create_task(monitor.run(stopping), name="health-monitor"))
     service.tasks.append(asyncio.create_task(_purge(requests, stopping), name="purge-requests"))
-    if settings.metrics_port:
-        service.metrics_server = metrics.serve(settings.host, settings.metrics_port)
     log.info(
         "listening on %s:%d (%s, auth %s)",
         settings.host,
