@@ -15,7 +15,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from bubble_service.errors import already_exists
-from bubble_shared.store import RequestStore
+from bubble_shared.store import RequestStore, StoredResponse
 
 M = TypeVar("M", bound=Message)
 
@@ -52,31 +52,34 @@ class Idempotency:
         stored = await asyncio.to_thread(self._requests.get, method, request_id)
         if stored is None:
             return None
-        return _checked(stored.fingerprint, stored.response, request, request_id, response_type)
+        # Off the event loop: a request can carry megabytes of inline images to hash.
+        request_fingerprint = await asyncio.to_thread(fingerprint, request)
+        return _checked(stored, request_fingerprint, request_id, response_type)
 
     async def record(self, method: str, request_id: str, request: Message, response: M) -> M:
         """Stores ``response`` as the first answer; returns the answer that was stored first
         (another attempt's, when one raced this one and won)."""
         if not request_id:
             return response
+        request_fingerprint = await asyncio.to_thread(fingerprint, request)
         stored, _ = await asyncio.to_thread(
             self._requests.remember,
             method,
             request_id,
-            fingerprint=fingerprint(request),
+            fingerprint=request_fingerprint,
             response=response.SerializeToString(deterministic=True),
         )
-        return _checked(stored.fingerprint, stored.response, request, request_id, type(response))
+        return _checked(stored, request_fingerprint, request_id, type(response))
 
 
 def _checked(
-    stored_fingerprint: str, data: bytes, request: Message, request_id: str, response_type: type[M]
+    stored: StoredResponse, request_fingerprint: str, request_id: str, response_type: type[M]
 ) -> M:
-    if stored_fingerprint != fingerprint(request):
+    if stored.fingerprint != request_fingerprint:
         raise already_exists(
             f"request_id {request_id} was already used with different parameters; use a new "
             "request_id for a different request",
             "REQUEST_ID_REUSED",
             request_id=request_id,
         )
-    return response_type.FromString(data)
+    return response_type.FromString(stored.response)
