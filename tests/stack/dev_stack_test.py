@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,9 @@ from e2e.system import jpeg
 from bubble_client import ProcessingClient
 from bubble_client import messages as m
 from bubble_shared.binaries import find_binary
+from bubble_shared.testing.ports import free_ports
 
 READY_TIMEOUT_SECONDS = 120
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for probe in sockets:
-        probe.bind(("127.0.0.1", 0))
-    ports = [probe.getsockname()[1] for probe in sockets]
-    for probe in sockets:
-        probe.close()
-    return ports
 
 
 def _children(pid: int) -> list[int]:
@@ -64,7 +54,7 @@ class Stack:
 @pytest.fixture()
 def stack(tmp_path: Path) -> Iterator[Stack]:
     names = ["temporal", "ui", "grpc", "codec", "worker-metrics", "service-metrics"]
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     command = [
         sys.executable,
         "-m",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,16 +18,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-un
 
 from bubble_service import main as service_main
 from bubble_shared.store import upgrade
+from bubble_shared.testing.ports import free_port
 
 # Run as its own process, the way an operator starts it.
 COMMAND = [sys.executable, "-m", service_main.__name__]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def environment(tmp_path: Path, **overrides: str) -> dict[str, str]:

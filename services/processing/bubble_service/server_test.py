@@ -10,19 +10,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from bubble_service.server import start
 from bubble_service.settings import ServiceSettings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from bubble_shared.testing.ports import free_port
 
 
 async def test_a_taken_metrics_port_fails_the_start_and_releases_the_grpc_port(
     settings: ServiceSettings, dev_server: WorkflowEnvironment
 ) -> None:
-    grpc_port = _free_port()
+    grpc_port = free_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

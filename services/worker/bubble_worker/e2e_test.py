@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -27,17 +26,11 @@ from bubble_shared.settings import StoreSettings, TemporalSettings
 from bubble_shared.store import ItemStore, NewImage, create_engine
 from bubble_shared.temporal import names
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
+from bubble_shared.testing.ports import free_port
 from bubble_worker import main as worker_main
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.testing import images
 from bubble_worker.testing.webhook_receiver import WebhookReceiver, webhook_receiver
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -185,7 +178,7 @@ async def test_the_worker_process_processes_an_item_and_stops_cleanly_on_sigint(
     (media_root / "items").mkdir(parents=True)
     settings = _settings(dev_server, database_url, media_root)
     store = ItemStore(create_engine(database_url))
-    metrics_port = _free_port()
+    metrics_port = free_port()
     item = store.create_item(
         item_id=None,
         owner_id="o",

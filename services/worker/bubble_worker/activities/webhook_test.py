@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
+from bubble_shared.testing.ports import free_port
 from bubble_worker.activities.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -55,9 +54,7 @@ def test_client_errors_are_final(status: int) -> None:
 
 
 def test_an_unreachable_receiver_is_transient() -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
+    port = free_port()  # nothing listens there
     sender = WebhookSender(WebhookConfig(url=f"http://127.0.0.1:{port}/", timeout_seconds=2))
 
     with pytest.raises(WebhookTransientError, match="unreachable"):
