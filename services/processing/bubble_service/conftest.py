@@ -20,7 +20,7 @@ from bubble.processing.v1 import service_pb2_grpc
 from bubble_service.server import Service, start
 from bubble_service.settings import ServiceSettings
 from bubble_shared.settings import StoreSettings, TemporalSettings
-from bubble_shared.store import ItemStore, create_engine
+from bubble_shared.store import ItemStore, RunWrites, create_engine
 from bubble_shared.store.models import Item, RequestRecord
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 
@@ -56,6 +56,7 @@ class Harness:
     stub: service_pb2_grpc.ItemProcessingServiceAsyncStub
     engine: Engine
     store: ItemStore
+    run_writes: RunWrites
     settings: ServiceSettings
 
     @property
@@ -86,6 +87,7 @@ async def open_harness(settings: ServiceSettings, client: Client | None) -> Harn
         stub=service_pb2_grpc.ItemProcessingServiceStub(channel),
         engine=engine,
         store=ItemStore(engine),
+        run_writes=RunWrites(engine),
         settings=settings,
     )
 

@@ -37,8 +37,8 @@ def processed_item(harness: Harness, item_id: str = "done-1") -> str:
     new_item(harness, item_id)
     workflow_id, started = names.item_workflow_id(item_id), datetime.now(UTC)
     run = {"item_id": item_id, "workflow_id": workflow_id, "run_id": "earlier-run"}
-    harness.store.claim_item(**run, run_start_time=started, force=False)
-    harness.store.apply_suggestions(
+    harness.run_writes.claim_item(**run, run_start_time=started, force=False)
+    harness.run_writes.apply_suggestions(
         **run,
         run_start_time=started,
         analysis=analysis_pb2.ItemAnalysis(item_id=item_id),

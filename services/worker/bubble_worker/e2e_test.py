@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bubble.processing.v1 import activities_pb2, item_pb2, run_pb2, workflows_pb2
 from bubble_shared.settings import StoreSettings, TemporalSettings
-from bubble_shared.store import ItemStore, NewImage, create_engine
+from bubble_shared.store import ItemStore, NewImage, NotificationStore, create_engine
 from bubble_shared.temporal import names
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 from bubble_shared.testing.ports import free_port
@@ -37,6 +37,7 @@ from bubble_worker.testing.webhook_receiver import WebhookReceiver, webhook_rece
 class System:
     client: Client
     store: ItemStore
+    notifications: NotificationStore
     settings: WorkerSettings
     media_root: Path
     webhook: WebhookReceiver
@@ -96,7 +97,14 @@ async def system(
         stop = asyncio.Event()
         worker = asyncio.create_task(worker_main.run(settings, stop))
         try:
-            yield System(dev_server.client, ItemStore(engine), settings, media_root, receiver)
+            yield System(
+                dev_server.client,
+                ItemStore(engine),
+                NotificationStore(engine),
+                settings,
+                media_root,
+                receiver,
+            )
         finally:
             stop.set()
             await worker
@@ -125,7 +133,7 @@ async def test_an_item_is_analysed_and_its_suggestions_are_stored(system: System
     assert stored.suggestions.title
     assert all(image.HasField("analysis") for image in stored.images)
     assert stored.images[0].analysis.width == 480  # EXIF rotation applied
-    [notification] = system.store.list_notifications(item.item_id)
+    [notification] = system.notifications.list_notifications(item.item_id)
     assert notification.kind == activities_pb2.NOTIFICATION_KIND_PROCESSED
     assert notification.delivered_time is not None
     [delivery] = system.webhook.received
@@ -163,7 +171,8 @@ async def test_a_bad_item_fails_alone_in_a_batch(system: System) -> None:
     for item in good:
         assert system.store.get_item(item.item_id).status == item_pb2.ITEM_STATUS_PROCESSED
     kinds = {
-        item_id: [n.kind for n in system.store.list_notifications(item_id)] for item_id in item_ids
+        item_id: [n.kind for n in system.notifications.list_notifications(item_id)]
+        for item_id in item_ids
     }
     assert kinds[bad.item_id] == [activities_pb2.NOTIFICATION_KIND_FAILED]
     assert all(kinds[item.item_id] == [activities_pb2.NOTIFICATION_KIND_PROCESSED] for item in good)

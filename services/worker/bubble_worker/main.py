@@ -14,7 +14,7 @@ from contextlib import AsyncExitStack
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from bubble_shared.process import run_process
-from bubble_shared.store import ItemStore, create_engine
+from bubble_shared.store import create_engine
 from bubble_shared.temporal.client import connect
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.worker import build_workers
@@ -38,7 +38,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         settings.store.database_url,
         max_connections=max(settings.max_concurrent_activities, settings.max_concurrent_analyses),
     )
-    workers, resources = build_workers(client, settings, ItemStore(engine))
+    workers, resources = build_workers(client, settings, engine)
     try:
         async with AsyncExitStack() as stack:
             for worker in workers:

@@ -6,10 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bubble_shared.store import ItemStore
+from bubble_shared.store import AnalysisCache, ItemStore, NotificationStore, RunWrites
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
 from bubble_worker.activities.item_writes import ItemWrites
@@ -24,7 +25,6 @@ from bubble_worker.workflows import WORKFLOWS
 class WorkerResources:
     """What the workers share and what must be closed after they stop."""
 
-    store: ItemStore
     activity_threads: ThreadPoolExecutor
     analysis_pool: AnalysisPool | None = None
     webhook: WebhookSender | None = None
@@ -38,14 +38,17 @@ class WorkerResources:
 
 
 def build_workers(
-    client: Client, settings: WorkerSettings, store: ItemStore
+    client: Client, settings: WorkerSettings, engine: Engine
 ) -> tuple[list[Worker], WorkerResources]:
-    """The workers for the queues in ``settings``, unstarted, and the resources they use."""
+    """The workers for the queues in ``settings``, unstarted, and the resources they use.
+
+    The activities reach the database through the stores built here on ``engine``.
+    """
     threads = max(settings.max_concurrent_activities, settings.max_concurrent_analyses)
     resources = WorkerResources(
-        store=store,
         activity_threads=ThreadPoolExecutor(threads, thread_name_prefix="activity"),
     )
+    run_writes = RunWrites(engine)
     grace = timedelta(seconds=settings.shutdown_grace_seconds)
     workers: list[Worker] = []
     if settings.queues.runs_workflows:
@@ -57,8 +60,12 @@ def build_workers(
                     timeout_seconds=settings.notify_webhook_timeout_seconds,
                 )
             )
-        writes = ItemWrites(store=store)
-        notifications = Notifications(store=store, webhook=resources.webhook)
+        writes = ItemWrites(run_writes=run_writes)
+        notifications = Notifications(
+            items=ItemStore(engine),
+            notifications=NotificationStore(engine),
+            webhook=resources.webhook,
+        )
         workers.append(
             Worker(
                 client,
@@ -80,7 +87,8 @@ def build_workers(
     if settings.queues.runs_analysis:
         resources.analysis_pool = AnalysisPool(settings.analysis_processes)
         analyze = AnalyzeItemImages(
-            store=store,
+            run_writes=run_writes,
+            cache=AnalysisCache(engine),
             media_root=settings.store.media_root,
             pool=resources.analysis_pool,
             default_analyzer=settings.analyzer,

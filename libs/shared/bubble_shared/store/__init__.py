@@ -1,12 +1,16 @@
-"""The item store: items, their processing state, notifications, the analysis cache and
-idempotency records.
+"""The store, one class per table family: items, what runs write to them, owner notifications,
+the analysis cache and idempotency records.
 
-engine = create_engine(url)   # sqlite:///... or postgresql://...
-upgrade(url)                  # Alembic migrations to the newest revision
-store = ItemStore(engine)
-requests = RequestStore(engine)  # idempotency records (AIP-155)
+engine = create_engine(url)                # sqlite:///... or postgresql://...
+upgrade(url)                               # Alembic migrations to the newest revision
+items = ItemStore(engine)                  # create, get and list items
+run_writes = RunWrites(engine)             # a run's claim on an item, then its outcome
+notifications = NotificationStore(engine)  # owner notifications and their deliveries
+cache = AnalysisCache(engine)              # image analyses by content hash and analyser version
+requests = RequestStore(engine)            # idempotency records (AIP-155)
 """
 
+from bubble_shared.store.analysis_cache import AnalysisCache
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.errors import (
     InvalidPageTokenError,
@@ -17,17 +21,18 @@ from bubble_shared.store.errors import (
 from bubble_shared.store.items import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    ItemClaim,
     ItemStore,
     NewImage,
 )
-from bubble_shared.store.notifications import Notification
+from bubble_shared.store.notifications import Notification, NotificationStore
 from bubble_shared.store.requests import RequestStore, StoredResponse
+from bubble_shared.store.run_writes import ItemClaim, RunWrites
 from bubble_shared.store.schema import upgrade
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
+    "AnalysisCache",
     "InvalidPageTokenError",
     "ItemAlreadyExistsError",
     "ItemClaim",
@@ -36,7 +41,9 @@ __all__ = [
     "NewImage",
     "Notification",
     "NotificationNotFoundError",
+    "NotificationStore",
     "RequestStore",
+    "RunWrites",
     "StoredResponse",
     "create_engine",
     "upgrade",

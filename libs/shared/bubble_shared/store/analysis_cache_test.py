@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from bubble.processing.v1 import analysis_pb2
-from bubble_shared.store import ItemStore
+from bubble_shared.store import AnalysisCache
 
 SHA = "ab" * 32
 KEY = {"sha256": SHA, "analyzer_name": "bubble-pillow", "analyzer_version": "1.0.0"}
@@ -24,42 +24,42 @@ def analysis(width: int) -> analysis_pb2.ImageAnalysis:
     )
 
 
-def test_a_missing_entry_is_none(store: ItemStore) -> None:
-    assert store.get_cached_analysis(**KEY) is None
+def test_a_missing_entry_is_none(cache: AnalysisCache) -> None:
+    assert cache.get_cached_analysis(**KEY) is None
 
 
-def test_put_then_get(store: ItemStore) -> None:
-    store.put_cached_analysis(**KEY, analysis=analysis(10))
+def test_put_then_get(cache: AnalysisCache) -> None:
+    cache.put_cached_analysis(**KEY, analysis=analysis(10))
 
-    assert store.get_cached_analysis(**KEY) == analysis(10)
-
-
-def test_the_key_includes_analyzer_name_and_version(store: ItemStore) -> None:
-    store.put_cached_analysis(**KEY, analysis=analysis(10))
-
-    assert store.get_cached_analysis(**{**KEY, "analyzer_version": "2.0.0"}) is None
-    assert store.get_cached_analysis(**{**KEY, "analyzer_name": "other"}) is None
-    assert store.get_cached_analysis(**{**KEY, "sha256": "cd" * 32}) is None
+    assert cache.get_cached_analysis(**KEY) == analysis(10)
 
 
-def test_the_first_writer_wins(store: ItemStore) -> None:
-    store.put_cached_analysis(**KEY, analysis=analysis(10))
-    store.put_cached_analysis(**KEY, analysis=analysis(20))
+def test_the_key_includes_analyzer_name_and_version(cache: AnalysisCache) -> None:
+    cache.put_cached_analysis(**KEY, analysis=analysis(10))
 
-    assert store.get_cached_analysis(**KEY) == analysis(10)
+    assert cache.get_cached_analysis(**{**KEY, "analyzer_version": "2.0.0"}) is None
+    assert cache.get_cached_analysis(**{**KEY, "analyzer_name": "other"}) is None
+    assert cache.get_cached_analysis(**{**KEY, "sha256": "cd" * 32}) is None
 
 
-def test_concurrent_puts_of_one_key_do_not_fail(store: ItemStore) -> None:
+def test_the_first_writer_wins(cache: AnalysisCache) -> None:
+    cache.put_cached_analysis(**KEY, analysis=analysis(10))
+    cache.put_cached_analysis(**KEY, analysis=analysis(20))
+
+    assert cache.get_cached_analysis(**KEY) == analysis(10)
+
+
+def test_concurrent_puts_of_one_key_do_not_fail(cache: AnalysisCache) -> None:
     threads = 8
     barrier = threading.Barrier(threads)
 
     def put(width: int) -> None:
         barrier.wait()
-        store.put_cached_analysis(**KEY, analysis=analysis(width))
+        cache.put_cached_analysis(**KEY, analysis=analysis(width))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(put, range(1, threads + 1)))
 
-    cached = store.get_cached_analysis(**KEY)
+    cached = cache.get_cached_analysis(**KEY)
     assert cached is not None
     assert cached.width in range(1, threads + 1)

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from bubble_shared.store.analysis_cache import AnalysisCache
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.items import ItemStore
+from bubble_shared.store.notifications import NotificationStore
+from bubble_shared.store.run_writes import RunWrites
 from bubble_shared.store.schema import upgrade
 from bubble_shared.testing.databases import DatabaseKind, temporary_database
 
@@ -59,3 +62,18 @@ def clock() -> FakeClock:
 @pytest.fixture()
 def store(engine: Engine, clock: FakeClock) -> ItemStore:
     return ItemStore(engine, clock=clock)
+
+
+@pytest.fixture()
+def run_writes(engine: Engine, clock: FakeClock) -> RunWrites:
+    return RunWrites(engine, clock=clock)
+
+
+@pytest.fixture()
+def notifications(engine: Engine, clock: FakeClock) -> NotificationStore:
+    return NotificationStore(engine, clock=clock)
+
+
+@pytest.fixture()
+def cache(engine: Engine, clock: FakeClock) -> AnalysisCache:
+    return AnalysisCache(engine, clock=clock)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from bubble.processing.v1 import analysis_pb2, item_pb2, run_pb2
-from bubble_shared.store import InvalidPageTokenError, ItemStore, NewImage
+from bubble_shared.store import InvalidPageTokenError, ItemStore, NewImage, RunWrites
 from bubble_shared.store.conftest import FakeClock
 
 PENDING = item_pb2.ITEM_STATUS_PENDING
@@ -34,7 +34,7 @@ NEWEST_FIRST = ["i9", "i8", "i7", "i6", "i5", "i4", "i3", "i2", "i1"]
 
 
 @pytest.fixture(autouse=True)
-def _items(store: ItemStore, clock: FakeClock) -> None:
+def _items(store: ItemStore, run_writes: RunWrites, clock: FakeClock) -> None:
     """The items of LAYOUT; i3, i6 and i8 are PROCESSING, i5 FAILED, the others PENDING."""
     start = clock.now
     for item_id, owner_id, seconds in LAYOUT:
@@ -49,10 +49,10 @@ def _items(store: ItemStore, clock: FakeClock) -> None:
         )
     run_start = datetime(2026, 2, 1, tzinfo=UTC)
     for item_id in ["i3", "i5", "i6", "i8"]:
-        store.claim_item(
+        run_writes.claim_item(
             item_id=item_id, workflow_id=item_id, run_id="r", run_start_time=run_start, force=False
         )
-    store.mark_failed(
+    run_writes.mark_failed(
         item_id="i5",
         workflow_id="i5",
         run_id="r",
@@ -195,12 +195,12 @@ def test_a_malformed_token_is_refused(store: ItemStore, token: str) -> None:
         store.list_items(page_size=2, page_token=token)
 
 
-def test_the_basic_view_omits_image_analysis(store: ItemStore) -> None:
+def test_the_basic_view_omits_image_analysis(store: ItemStore, run_writes: RunWrites) -> None:
     item = store.get_item("i9")
     analysis = analysis_pb2.ItemAnalysis(
         images=[analysis_pb2.ImageAnalysis(image_id=i.image_id, format="PNG") for i in item.images]
     )
-    store.apply_suggestions(
+    run_writes.apply_suggestions(
         item_id="i9",
         workflow_id="w",
         run_id="r",

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
 from bubble_shared.media import MediaPathError, resolve_media_path
-from bubble_shared.store import ItemNotFoundError, ItemStore
+from bubble_shared.store import AnalysisCache, ItemNotFoundError, RunWrites
 from bubble_shared.temporal import names
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.errors import processing_failure
@@ -45,9 +45,16 @@ class _PendingImage:
 
 class AnalyzeItemImages:
     def __init__(
-        self, *, store: ItemStore, media_root: Path, pool: AnalysisPool, default_analyzer: str = ""
+        self,
+        *,
+        run_writes: RunWrites,
+        cache: AnalysisCache,
+        media_root: Path,
+        pool: AnalysisPool,
+        default_analyzer: str = "",
     ) -> None:
-        self._store = store
+        self._run_writes = run_writes
+        self._cache = cache
         self._media_root = media_root
         self._pool = pool
         self._default_analyzer = default_analyzer
@@ -57,7 +64,7 @@ class AnalyzeItemImages:
         self, request: activities_pb2.AnalyzeItemImagesInput
     ) -> activities_pb2.AnalyzeItemImagesOutput:
         try:
-            claim = self._store.claim_item(
+            claim = self._run_writes.claim_item(
                 item_id=request.item_id,
                 workflow_id=request.workflow_id,
                 run_id=request.run_id,
@@ -102,7 +109,7 @@ class AnalyzeItemImages:
             for image in images:
                 path = self._locate(image)
                 sha256 = file_sha256(path)
-                cached = self._store.get_cached_analysis(
+                cached = self._cache.get_cached_analysis(
                     sha256=sha256, analyzer_name=analyzer.name, analyzer_version=analyzer.version
                 )
                 if cached is not None:
@@ -159,7 +166,7 @@ class AnalyzeItemImages:
                 image = pending[future]
                 analysis = analysis_pb2.ImageAnalysis.FromString(self._result(future, image))
                 analysis.analyze_time.FromDatetime(datetime.now(UTC))
-                self._store.put_cached_analysis(
+                self._cache.put_cached_analysis(
                     sha256=image.sha256,
                     analyzer_name=analyzer.name,
                     analyzer_version=analyzer.version,

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
-from bubble_shared.store import ItemStore, NewImage
+from bubble_shared.store import AnalysisCache, ItemStore, NewImage, RunWrites
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
 from bubble_worker.testing import images
@@ -52,7 +52,11 @@ def _item(store: ItemStore, media_root: Path, *files: Path) -> item_pb2.Item:
 
 
 def test_analyses_every_image_in_order_and_caches_the_results(
-    store: ItemStore, media_root: Path, pool: AnalysisPool
+    store: ItemStore,
+    run_writes: RunWrites,
+    cache: AnalysisCache,
+    media_root: Path,
+    pool: AnalysisPool,
 ) -> None:
     items = media_root / "items"
     files = [
@@ -62,7 +66,9 @@ def test_analyses_every_image_in_order_and_caches_the_results(
         images.cmyk_jpeg(items / "print.jpg"),
     ]
     item = _item(store, media_root, *files)
-    activities = AnalyzeItemImages(store=store, media_root=media_root, pool=pool)
+    activities = AnalyzeItemImages(
+        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
+    )
 
     output = ActivityEnvironment().run(activities.analyze_item_images, _request(item))
 
@@ -84,7 +90,7 @@ def test_analyses_every_image_in_order_and_caches_the_results(
     assert output.suggestions.title
 
     # Reprocessing the same bytes costs no decoding: every image comes from the cache.
-    store.apply_suggestions(
+    run_writes.apply_suggestions(
         item_id=item.item_id,
         workflow_id=f"item-processing/{item.item_id}",
         run_id="run-1",
@@ -110,6 +116,8 @@ HOSTILE: list[tuple[str, Callable[[Path], Path], str]] = [
 @pytest.mark.parametrize(("name", "make", "code"), HOSTILE, ids=[case[0] for case in HOSTILE])
 def test_a_hostile_image_is_a_non_retryable_error_naming_the_image(
     store: ItemStore,
+    run_writes: RunWrites,
+    cache: AnalysisCache,
     media_root: Path,
     pool: AnalysisPool,
     name: str,
@@ -120,7 +128,9 @@ def test_a_hostile_image_is_a_non_retryable_error_naming_the_image(
     bad = make(media_root / "items" / name)
     item = _item(store, media_root, good, bad)
     bad_image_id = item.images[1].image_id
-    activities = AnalyzeItemImages(store=store, media_root=media_root, pool=pool)
+    activities = AnalyzeItemImages(
+        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
+    )
 
     with pytest.raises(ApplicationError) as raised:
         ActivityEnvironment().run(activities.analyze_item_images, _request(item))
@@ -143,13 +153,21 @@ def test_a_hostile_image_is_a_non_retryable_error_naming_the_image(
     [("../outside.jpg", "outside"), ("items/missing.jpg", "no such file")],
 )
 def test_a_path_outside_media_root_or_missing_is_image_not_found(
-    store: ItemStore, media_root: Path, pool: AnalysisPool, uri: str, reason: str
+    store: ItemStore,
+    run_writes: RunWrites,
+    cache: AnalysisCache,
+    media_root: Path,
+    pool: AnalysisPool,
+    uri: str,
+    reason: str,
 ) -> None:
     images.greyscale_jpeg(media_root.parent / "outside.jpg")
     item = store.create_item(
         item_id=None, owner_id="o", title="t", description="", images=[NewImage(uri=uri)]
     )
-    activities = AnalyzeItemImages(store=store, media_root=media_root, pool=pool)
+    activities = AnalyzeItemImages(
+        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
+    )
 
     with pytest.raises(ApplicationError) as raised:
         ActivityEnvironment().run(activities.analyze_item_images, _request(item))
@@ -160,9 +178,14 @@ def test_a_path_outside_media_root_or_missing_is_image_not_found(
 
 
 def test_an_unknown_item_is_item_not_found(
-    store: ItemStore, media_root: Path, pool: AnalysisPool
+    run_writes: RunWrites,
+    cache: AnalysisCache,
+    media_root: Path,
+    pool: AnalysisPool,
 ) -> None:
-    activities = AnalyzeItemImages(store=store, media_root=media_root, pool=pool)
+    activities = AnalyzeItemImages(
+        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
+    )
     ghost = item_pb2.Item(item_id="no-such-item")
 
     with pytest.raises(ApplicationError) as raised:
@@ -173,12 +196,18 @@ def test_an_unknown_item_is_item_not_found(
 
 
 def test_an_item_already_processed_is_skipped_without_force(
-    store: ItemStore, media_root: Path, pool: AnalysisPool
+    store: ItemStore,
+    run_writes: RunWrites,
+    cache: AnalysisCache,
+    media_root: Path,
+    pool: AnalysisPool,
 ) -> None:
     item = _item(store, media_root, images.greyscale_jpeg(media_root / "items" / "a.jpg"))
-    activities = AnalyzeItemImages(store=store, media_root=media_root, pool=pool)
+    activities = AnalyzeItemImages(
+        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
+    )
     first = ActivityEnvironment().run(activities.analyze_item_images, _request(item))
-    store.apply_suggestions(
+    run_writes.apply_suggestions(
         item_id=item.item_id,
         workflow_id=f"item-processing/{item.item_id}",
         run_id="run-1",

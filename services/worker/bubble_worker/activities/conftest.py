@@ -6,16 +6,43 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
-from bubble_shared.store import ItemStore, create_engine
+from bubble_shared.store import (
+    AnalysisCache,
+    ItemStore,
+    NotificationStore,
+    RunWrites,
+    create_engine,
+)
 from bubble_shared.testing.fixtures import database_url  # noqa: F401
 
 
 @pytest.fixture()
-def store(database_url: str) -> Iterator[ItemStore]:
+def engine(database_url: str) -> Iterator[Engine]:
     engine = create_engine(database_url)
-    yield ItemStore(engine)
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture()
+def store(engine: Engine) -> ItemStore:
+    return ItemStore(engine)
+
+
+@pytest.fixture()
+def run_writes(engine: Engine) -> RunWrites:
+    return RunWrites(engine)
+
+
+@pytest.fixture()
+def notifications(engine: Engine) -> NotificationStore:
+    return NotificationStore(engine)
+
+
+@pytest.fixture()
+def cache(engine: Engine) -> AnalysisCache:
+    return AnalysisCache(engine)
 
 
 @pytest.fixture()

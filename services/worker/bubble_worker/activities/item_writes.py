@@ -12,21 +12,21 @@ from datetime import UTC
 from temporalio import activity
 
 from bubble.processing.v1 import activities_pb2
-from bubble_shared.store import ItemStore
+from bubble_shared.store import RunWrites
 from bubble_shared.temporal import names
 
 APPLIED = activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
 
 
 class ItemWrites:
-    def __init__(self, *, store: ItemStore) -> None:
-        self._store = store
+    def __init__(self, *, run_writes: RunWrites) -> None:
+        self._run_writes = run_writes
 
     @activity.defn(name=names.UPDATE_ITEM_WITH_SUGGESTIONS)
     def update_item_with_suggestions(
         self, request: activities_pb2.UpdateItemWithSuggestionsInput
     ) -> activities_pb2.UpdateItemWithSuggestionsOutput:
-        outcome = self._store.apply_suggestions(
+        outcome = self._run_writes.apply_suggestions(
             item_id=request.item_id,
             workflow_id=request.workflow_id,
             run_id=request.run_id,
@@ -44,7 +44,7 @@ class ItemWrites:
     def mark_item_processing_failed(
         self, request: activities_pb2.MarkItemProcessingFailedInput
     ) -> activities_pb2.MarkItemProcessingFailedOutput:
-        outcome = self._store.mark_failed(
+        outcome = self._run_writes.mark_failed(
             item_id=request.item_id,
             workflow_id=request.workflow_id,
             run_id=request.run_id,

@@ -8,15 +8,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.testing import ActivityEnvironment
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
-from bubble_shared.store import ItemStore, NewImage
+from bubble_shared.store import ItemStore, NewImage, RunWrites
 from bubble_worker.activities.item_writes import ItemWrites
 
 
-def _claimed_item(store: ItemStore, run: str, started: datetime) -> item_pb2.Item:
+def _claimed_item(
+    store: ItemStore, run_writes: RunWrites, run: str, started: datetime
+) -> item_pb2.Item:
     item = store.create_item(
         item_id=None, owner_id="o", title="t", description="", images=[NewImage(uri="items/a.jpg")]
     )
-    store.claim_item(
+    run_writes.claim_item(
         item_id=item.item_id,
         workflow_id=f"item-processing/{item.item_id}",
         run_id=run,
@@ -32,17 +34,19 @@ def _stamp(moment: datetime) -> Timestamp:
     return stamp
 
 
-def test_suggestions_are_written_once_and_an_older_run_is_refused(store: ItemStore) -> None:
+def test_suggestions_are_written_once_and_an_older_run_is_refused(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
     older, newer = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
-    item = _claimed_item(store, "old-run", older)
-    store.claim_item(
+    item = _claimed_item(store, run_writes, "old-run", older)
+    run_writes.claim_item(
         item_id=item.item_id,
         workflow_id=f"item-processing/{item.item_id}",
         run_id="new-run",
         run_start_time=newer,
         force=False,
     )
-    writes = ItemWrites(store=store)
+    writes = ItemWrites(run_writes=run_writes)
     suggestions = analysis_pb2.ItemSuggestions(title="Red jacket")
 
     def update(run: str, started: datetime) -> activities_pb2.UpdateItemWithSuggestionsOutput:
@@ -67,14 +71,16 @@ def test_suggestions_are_written_once_and_an_older_run_is_refused(store: ItemSto
     assert stored.suggestions == suggestions
 
 
-def test_failure_and_cancellation_are_recorded_on_the_item(store: ItemStore) -> None:
+def test_failure_and_cancellation_are_recorded_on_the_item(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
     started = datetime(2026, 1, 1, tzinfo=UTC)
-    writes = ItemWrites(store=store)
+    writes = ItemWrites(run_writes=run_writes)
     for cancelled, status in (
         (False, item_pb2.ITEM_STATUS_FAILED),
         (True, item_pb2.ITEM_STATUS_CANCELLED),
     ):
-        item = _claimed_item(store, "run", started)
+        item = _claimed_item(store, run_writes, "run", started)
         error = run_pb2.ProcessingError(
             code="IMAGE_CORRUPT", message="image i1 is truncated", image_id="i1"
         )

@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from bubble.processing.v1 import activities_pb2
-from bubble_shared.store import ItemNotFoundError, ItemStore
+from bubble_shared.store import ItemNotFoundError, ItemStore, NotificationStore
 from bubble_shared.temporal import names
 from bubble_worker.activities.webhook import (
     WebhookRejectedError,
@@ -24,8 +24,11 @@ from bubble_worker.activities.webhook import (
 
 
 class Notifications:
-    def __init__(self, *, store: ItemStore, webhook: WebhookSender | None) -> None:
-        self._store = store
+    def __init__(
+        self, *, items: ItemStore, notifications: NotificationStore, webhook: WebhookSender | None
+    ) -> None:
+        self._items = items
+        self._notifications = notifications
         self._webhook = webhook
 
     @activity.defn(name=names.SEND_PROCESSING_NOTIFICATION)
@@ -52,7 +55,7 @@ class Notifications:
                 else None
             ),
         }
-        notification_id, created = self._store.record_notification(
+        notification_id, created = self._notifications.record_notification(
             workflow_id=request.workflow_id,
             run_id=request.run_id,
             kind=request.kind,
@@ -72,13 +75,13 @@ class Notifications:
 
     def _owner_of(self, item_id: str) -> str:
         try:
-            return self._store.get_item(item_id).owner_id
+            return self._items.get_item(item_id).owner_id
         except ItemNotFoundError:
             return ""  # the item was deleted meanwhile: still record what happened to the run
 
     def _deliver(self, notification_id: str) -> bool:
         assert self._webhook is not None
-        notification = self._store.get_notification(notification_id)
+        notification = self._notifications.get_notification(notification_id)
         if notification.delivered_time is not None:
             return True
         body = json.dumps(
@@ -87,11 +90,11 @@ class Notifications:
         try:
             self._webhook.deliver(notification_id, body)
         except WebhookTransientError as err:
-            self._store.record_delivery_failure(notification_id, str(err))
+            self._notifications.record_delivery_failure(notification_id, str(err))
             raise ApplicationError(str(err), type="WEBHOOK_UNAVAILABLE") from None
         except WebhookRejectedError as err:
-            self._store.record_delivery_failure(notification_id, str(err))
+            self._notifications.record_delivery_failure(notification_id, str(err))
             activity.logger.warning("notification %s: %s", notification_id, err)
             return False
-        self._store.mark_notification_delivered(notification_id)
+        self._notifications.mark_notification_delivered(notification_id)
         return True

@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from bubble.processing.v1 import activities_pb2, run_pb2
-from bubble_shared.store import ItemStore
+from bubble_shared.store import ItemStore, NotificationStore
 from bubble_worker.activities.notify import Notifications
 from bubble_worker.activities.webhook import SIGNATURE_HEADER, WebhookConfig, WebhookSender
 from bubble_worker.testing.webhook_receiver import WebhookReceiver, webhook_receiver
@@ -28,13 +28,17 @@ def _request(
     )
 
 
-def _notifications(store: ItemStore, receiver: WebhookReceiver | None) -> Notifications:
+def _notifications(
+    store: ItemStore, notifications: NotificationStore, receiver: WebhookReceiver | None
+) -> Notifications:
     webhook = WebhookSender(WebhookConfig(url=receiver.url, secret="s3cret")) if receiver else None
-    return Notifications(store=store, webhook=webhook)
+    return Notifications(items=store, notifications=notifications, webhook=webhook)
 
 
-def test_records_one_notification_per_run_and_kind_even_when_retried(store: ItemStore) -> None:
-    activities = _notifications(store, None)
+def test_records_one_notification_per_run_and_kind_even_when_retried(
+    store: ItemStore, notifications: NotificationStore
+) -> None:
+    activities = _notifications(store, notifications, None)
     request = _request(store)
 
     first = ActivityEnvironment().run(activities.send_processing_notification, request)
@@ -43,13 +47,15 @@ def test_records_one_notification_per_run_and_kind_even_when_retried(store: Item
     assert (first.created, retried.created) == (True, False)
     assert first.notification_id == retried.notification_id
     assert not first.webhook_configured
-    [row] = store.list_notifications(request.item_id)
+    [row] = notifications.list_notifications(request.item_id)
     assert row.owner_id == "owner-7"  # looked up from the item
     assert row.payload["kind"] == "PROCESSED"
 
 
-def test_a_later_run_of_the_same_item_notifies_again(store: ItemStore) -> None:
-    activities = _notifications(store, None)
+def test_a_later_run_of_the_same_item_notifies_again(
+    store: ItemStore, notifications: NotificationStore
+) -> None:
+    activities = _notifications(store, notifications, None)
     request = _request(store)
     later = activities_pb2.SendProcessingNotificationInput()
     later.CopyFrom(request)
@@ -58,12 +64,14 @@ def test_a_later_run_of_the_same_item_notifies_again(store: ItemStore) -> None:
     ActivityEnvironment().run(activities.send_processing_notification, request)
     ActivityEnvironment().run(activities.send_processing_notification, later)
 
-    assert len(store.list_notifications(request.item_id)) == 2
+    assert len(notifications.list_notifications(request.item_id)) == 2
 
 
-def test_delivers_a_signed_webhook_once_across_retries(store: ItemStore) -> None:
+def test_delivers_a_signed_webhook_once_across_retries(
+    store: ItemStore, notifications: NotificationStore
+) -> None:
     with webhook_receiver() as receiver:
-        activities = _notifications(store, receiver)
+        activities = _notifications(store, notifications, receiver)
         request = _request(store, kind=activities_pb2.NOTIFICATION_KIND_FAILED)
         request.error.CopyFrom(
             run_pb2.ProcessingError(code="IMAGE_CORRUPT", message="bad", image_id="i1")
@@ -79,35 +87,38 @@ def test_delivers_a_signed_webhook_once_across_retries(store: ItemStore) -> None
     assert body["kind"] == "FAILED"
     assert body["error"] == {"code": "IMAGE_CORRUPT", "message": "bad", "image_id": "i1"}
     assert delivery.headers[SIGNATURE_HEADER.lower()].startswith("sha256=")
-    assert store.get_notification(sent.notification_id).delivered_time is not None
+    assert notifications.get_notification(sent.notification_id).delivered_time is not None
 
 
 def test_a_failing_receiver_raises_a_retryable_error_and_the_retry_delivers(
-    store: ItemStore,
+    store: ItemStore, notifications: NotificationStore
 ) -> None:
     with webhook_receiver() as receiver:
         receiver.statuses.append(503)
-        activities = _notifications(store, receiver)
+        activities = _notifications(store, notifications, receiver)
         request = _request(store)
 
         with pytest.raises(ApplicationError) as raised:
             ActivityEnvironment().run(activities.send_processing_notification, request)
         assert not raised.value.non_retryable
-        [failed] = store.list_notifications(request.item_id)
+        [failed] = notifications.list_notifications(request.item_id)
         assert (failed.delivery_attempts, failed.delivered_time) == (1, None)
         assert "503" in (failed.last_delivery_error or "")
         retried = ActivityEnvironment().run(activities.send_processing_notification, request)
 
     assert (retried.webhook_delivered, retried.created) == (True, False)
     assert len(receiver.received) == 2
-    assert store.get_notification(retried.notification_id).delivery_attempts == 2
+    assert notifications.get_notification(retried.notification_id).delivery_attempts == 2
 
 
-def test_a_receiver_refusing_the_notification_is_final_and_does_not_raise(store: ItemStore) -> None:
+def test_a_receiver_refusing_the_notification_is_final_and_does_not_raise(
+    store: ItemStore, notifications: NotificationStore
+) -> None:
     with webhook_receiver() as receiver:
         receiver.statuses.append(410)
         sent = ActivityEnvironment().run(
-            _notifications(store, receiver).send_processing_notification, _request(store)
+            _notifications(store, notifications, receiver).send_processing_notification,
+            _request(store),
         )
 
     assert (sent.created, sent.webhook_delivered) == (True, False)

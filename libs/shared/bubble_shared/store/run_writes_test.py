@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
-from bubble_shared.store import ItemClaim, ItemNotFoundError, ItemStore, NewImage
+from bubble_shared.store import ItemClaim, ItemNotFoundError, ItemStore, NewImage, RunWrites
 from bubble_shared.store.conftest import FakeClock
 from bubble_shared.store.models import Item
 
@@ -39,8 +39,8 @@ class Run:
     start_time: datetime
     workflow_id: str = "item-processing/item-1"
 
-    def claim(self, store: ItemStore, *, force: bool = False) -> ItemClaim:
-        return store.claim_item(
+    def claim(self, run_writes: RunWrites, *, force: bool = False) -> ItemClaim:
+        return run_writes.claim_item(
             item_id="item-1",
             workflow_id=self.workflow_id,
             run_id=self.run_id,
@@ -48,7 +48,7 @@ class Run:
             force=force,
         )
 
-    def apply(self, store: ItemStore, title: str = "Navy jacket") -> int:
+    def apply(self, run_writes: RunWrites, store: ItemStore, title: str = "Navy jacket") -> int:
         item = store.get_item("item-1", view=item_pb2.ITEM_VIEW_BASIC)
         analysis = analysis_pb2.ItemAnalysis(
             item_id="item-1",
@@ -59,7 +59,7 @@ class Run:
                 for image in item.images
             ],
         )
-        return store.apply_suggestions(
+        return run_writes.apply_suggestions(
             item_id="item-1",
             workflow_id=self.workflow_id,
             run_id=self.run_id,
@@ -69,9 +69,13 @@ class Run:
         )
 
     def fail(
-        self, store: ItemStore, *, cancelled: bool = False, error: run_pb2.ProcessingError = ERROR
+        self,
+        run_writes: RunWrites,
+        *,
+        cancelled: bool = False,
+        error: run_pb2.ProcessingError = ERROR,
     ) -> int:
-        return store.mark_failed(
+        return run_writes.mark_failed(
             item_id="item-1",
             workflow_id=self.workflow_id,
             run_id=self.run_id,
@@ -104,9 +108,11 @@ def version(engine: Engine) -> int:
 # Claims ----------------------------------------------------------------------------------------
 
 
-def test_claim_makes_the_run_current(store: ItemStore, clock: FakeClock) -> None:
+def test_claim_makes_the_run_current(
+    store: ItemStore, run_writes: RunWrites, clock: FakeClock
+) -> None:
     clock.advance()
-    claim = OLD.claim(store)
+    claim = OLD.claim(run_writes)
 
     assert claim.claimed
     assert claim.skip_reason == run_pb2.SKIP_REASON_UNSPECIFIED
@@ -118,18 +124,18 @@ def test_claim_makes_the_run_current(store: ItemStore, clock: FakeClock) -> None
     assert store.get_item("item-1", view=item_pb2.ITEM_VIEW_BASIC) == claim.item
 
 
-def test_claim_of_a_missing_item_raises(store: ItemStore) -> None:
+def test_claim_of_a_missing_item_raises(run_writes: RunWrites) -> None:
     with pytest.raises(ItemNotFoundError):
-        store.claim_item(
+        run_writes.claim_item(
             item_id="missing", workflow_id="w", run_id="r", run_start_time=T0, force=False
         )
 
 
-def test_claim_again_by_the_same_run_is_idempotent(store: ItemStore, engine: Engine) -> None:
-    first = OLD.claim(store)
+def test_claim_again_by_the_same_run_is_idempotent(run_writes: RunWrites, engine: Engine) -> None:
+    first = OLD.claim(run_writes)
     written = version(engine)
 
-    again = OLD.claim(store)
+    again = OLD.claim(run_writes)
 
     assert again.claimed
     assert again.item == first.item
@@ -137,30 +143,30 @@ def test_claim_again_by_the_same_run_is_idempotent(store: ItemStore, engine: Eng
 
 
 def test_claim_of_a_processed_item_is_skipped_unless_forced(
-    store: ItemStore, engine: Engine
+    store: ItemStore, run_writes: RunWrites, engine: Engine
 ) -> None:
-    OLD.claim(store)
-    assert OLD.apply(store) == APPLIED
+    OLD.claim(run_writes)
+    assert OLD.apply(run_writes, store) == APPLIED
     written = version(engine)
 
-    skipped = NEW.claim(store)
+    skipped = NEW.claim(run_writes)
     assert skipped.skip_reason == run_pb2.SKIP_REASON_ALREADY_PROCESSED
     assert skipped.item.status == item_pb2.ITEM_STATUS_PROCESSED
     assert version(engine) == written
 
-    forced = NEW.claim(store, force=True)
+    forced = NEW.claim(run_writes, force=True)
     assert forced.claimed
     assert forced.item.status == item_pb2.ITEM_STATUS_PROCESSING
     assert forced.item.HasField("suggestions")  # kept while the new run works
 
 
 def test_claim_by_an_older_run_than_the_owner_is_superseded(
-    store: ItemStore, engine: Engine
+    run_writes: RunWrites, engine: Engine
 ) -> None:
-    NEW.claim(store)
+    NEW.claim(run_writes)
     written = version(engine)
 
-    claim = OLD.claim(store)
+    claim = OLD.claim(run_writes)
 
     assert claim.skip_reason == run_pb2.SKIP_REASON_SUPERSEDED
     assert claim.item.current_workflow_id == NEW.workflow_id
@@ -169,17 +175,19 @@ def test_claim_by_an_older_run_than_the_owner_is_superseded(
         assert session.get_one(Item, "item-1").current_run_id == NEW.run_id
 
 
-def test_claim_by_an_older_run_than_the_last_writer_is_superseded(store: ItemStore) -> None:
-    NEW.claim(store)
-    NEW.fail(store)
+def test_claim_by_an_older_run_than_the_last_writer_is_superseded(run_writes: RunWrites) -> None:
+    NEW.claim(run_writes)
+    NEW.fail(run_writes)
 
-    assert OLD.claim(store, force=True).skip_reason == run_pb2.SKIP_REASON_SUPERSEDED
+    assert OLD.claim(run_writes, force=True).skip_reason == run_pb2.SKIP_REASON_SUPERSEDED
 
 
-def test_claim_takes_over_from_an_older_run_that_died(store: ItemStore, engine: Engine) -> None:
-    OLD.claim(store)
+def test_claim_takes_over_from_an_older_run_that_died(
+    run_writes: RunWrites, engine: Engine
+) -> None:
+    OLD.claim(run_writes)
 
-    claim = NEW.claim(store)
+    claim = NEW.claim(run_writes)
 
     assert claim.claimed
     with Session(engine) as session:
@@ -187,45 +195,47 @@ def test_claim_takes_over_from_an_older_run_that_died(store: ItemStore, engine: 
         assert (row.current_run_id, row.current_run_start_time) == (NEW.run_id, NEW.start_time)
 
 
-def test_claim_clears_the_last_error(store: ItemStore) -> None:
-    OLD.claim(store)
-    OLD.fail(store)
+def test_claim_clears_the_last_error(store: ItemStore, run_writes: RunWrites) -> None:
+    OLD.claim(run_writes)
+    OLD.fail(run_writes)
     assert store.get_item("item-1").HasField("last_error")
 
-    claim = NEW.claim(store)
+    claim = NEW.claim(run_writes)
 
     assert claim.claimed
     assert not claim.item.HasField("last_error")
 
 
 def test_concurrent_claims_by_one_run_all_succeed_with_one_write(
-    store: ItemStore, engine: Engine
+    run_writes: RunWrites, engine: Engine
 ) -> None:
     barrier = threading.Barrier(4)
 
     def claim(_: int) -> bool:
         barrier.wait()
-        return OLD.claim(store).claimed
+        return OLD.claim(run_writes).claimed
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(claim, range(4)))
     assert version(engine) == 2  # created, then claimed once
 
 
-def test_claim_refuses_a_naive_run_start_time(store: ItemStore) -> None:
+def test_claim_refuses_a_naive_run_start_time(run_writes: RunWrites) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        Run("r", datetime(2026, 1, 1)).claim(store)  # naive on purpose
+        Run("r", datetime(2026, 1, 1)).claim(run_writes)  # naive on purpose
 
 
 # apply_suggestions -----------------------------------------------------------------------------
 
 
-def test_apply_writes_the_result(store: ItemStore, engine: Engine, clock: FakeClock) -> None:
-    OLD.claim(store)
+def test_apply_writes_the_result(
+    store: ItemStore, run_writes: RunWrites, engine: Engine, clock: FakeClock
+) -> None:
+    OLD.claim(run_writes)
     before = version(engine)
     clock.advance()
 
-    assert OLD.apply(store) == APPLIED
+    assert OLD.apply(run_writes, store) == APPLIED
 
     item = store.get_item("item-1")
     assert item.status == item_pb2.ITEM_STATUS_PROCESSED
@@ -245,23 +255,27 @@ def test_apply_writes_the_result(store: ItemStore, engine: Engine, clock: FakeCl
         assert (row.last_run_id, row.last_run_start_time) == (OLD.run_id, OLD.start_time)
 
 
-def test_apply_twice_by_the_same_run_writes_once(store: ItemStore, engine: Engine) -> None:
-    OLD.claim(store)
-    assert OLD.apply(store) == APPLIED
+def test_apply_twice_by_the_same_run_writes_once(
+    store: ItemStore, run_writes: RunWrites, engine: Engine
+) -> None:
+    OLD.claim(run_writes)
+    assert OLD.apply(run_writes, store) == APPLIED
     written = store.get_item("item-1")
 
-    assert OLD.apply(store, title="A different answer") == DUPLICATE
+    assert OLD.apply(run_writes, store, title="A different answer") == DUPLICATE
 
     assert store.get_item("item-1") == written
     assert version(engine) == 3  # created, claimed, applied
 
 
-def test_apply_by_an_older_run_than_the_owner_is_stale(store: ItemStore, engine: Engine) -> None:
-    OLD.claim(store)
-    NEW.claim(store)
+def test_apply_by_an_older_run_than_the_owner_is_stale(
+    store: ItemStore, run_writes: RunWrites, engine: Engine
+) -> None:
+    OLD.claim(run_writes)
+    NEW.claim(run_writes)
     written = version(engine)
 
-    assert OLD.apply(store) == STALE
+    assert OLD.apply(run_writes, store) == STALE
 
     item = store.get_item("item-1")
     assert item.status == item_pb2.ITEM_STATUS_PROCESSING
@@ -269,39 +283,43 @@ def test_apply_by_an_older_run_than_the_owner_is_stale(store: ItemStore, engine:
     assert version(engine) == written
 
 
-def test_apply_by_an_older_run_than_the_last_writer_is_stale(store: ItemStore) -> None:
-    NEW.claim(store)
-    assert NEW.apply(store, title="New") == APPLIED
+def test_apply_by_an_older_run_than_the_last_writer_is_stale(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    NEW.claim(run_writes)
+    assert NEW.apply(run_writes, store, title="New") == APPLIED
 
-    assert OLD.apply(store, title="Old") == STALE
+    assert OLD.apply(run_writes, store, title="Old") == STALE
 
     assert store.get_item("item-1").suggestions.title == "New"
 
 
 def test_apply_after_a_newer_run_claimed_the_item_is_stale_even_for_a_retry(
-    store: ItemStore,
+    store: ItemStore, run_writes: RunWrites
 ) -> None:
-    OLD.claim(store)
-    assert OLD.apply(store) == APPLIED
-    NEW.claim(store, force=True)
+    OLD.claim(run_writes)
+    assert OLD.apply(run_writes, store) == APPLIED
+    NEW.claim(run_writes, force=True)
 
-    assert OLD.apply(store) == STALE
+    assert OLD.apply(run_writes, store) == STALE
 
 
-def test_apply_by_a_newer_run_takes_over_from_an_older_owner(store: ItemStore) -> None:
-    OLD.claim(store)
+def test_apply_by_a_newer_run_takes_over_from_an_older_owner(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    OLD.claim(run_writes)
 
-    assert NEW.apply(store) == APPLIED
+    assert NEW.apply(run_writes, store) == APPLIED
 
     assert store.get_item("item-1").current_workflow_id == ""
 
 
-def test_apply_to_a_deleted_item_is_skipped(store: ItemStore, engine: Engine) -> None:
-    OLD.claim(store)
+def test_apply_to_a_deleted_item_is_skipped(run_writes: RunWrites, engine: Engine) -> None:
+    OLD.claim(run_writes)
     with Session(engine) as session, session.begin():
         session.execute(delete(Item))
 
-    outcome = store.apply_suggestions(
+    outcome = run_writes.apply_suggestions(
         item_id="item-1",
         workflow_id=OLD.workflow_id,
         run_id=OLD.run_id,
@@ -311,28 +329,28 @@ def test_apply_to_a_deleted_item_is_skipped(store: ItemStore, engine: Engine) ->
     )
 
     assert outcome == DELETED
-    assert OLD.fail(store) == DELETED
+    assert OLD.fail(run_writes) == DELETED
 
 
-def test_apply_clears_the_last_error(store: ItemStore) -> None:
-    OLD.claim(store)
-    OLD.fail(store)
-    NEW.claim(store)
+def test_apply_clears_the_last_error(store: ItemStore, run_writes: RunWrites) -> None:
+    OLD.claim(run_writes)
+    OLD.fail(run_writes)
+    NEW.claim(run_writes)
 
-    assert NEW.apply(store) == APPLIED
+    assert NEW.apply(run_writes, store) == APPLIED
 
     assert not store.get_item("item-1").HasField("last_error")
 
 
 def test_apply_with_an_analysis_of_a_foreign_image_writes_nothing(
-    store: ItemStore, engine: Engine
+    store: ItemStore, run_writes: RunWrites, engine: Engine
 ) -> None:
-    OLD.claim(store)
+    OLD.claim(run_writes)
     before = store.get_item("item-1")
     analysis = analysis_pb2.ItemAnalysis(images=[analysis_pb2.ImageAnalysis(image_id="other")])
 
     with pytest.raises(ValueError, match="other"):
-        store.apply_suggestions(
+        run_writes.apply_suggestions(
             item_id="item-1",
             workflow_id=OLD.workflow_id,
             run_id=OLD.run_id,
@@ -345,16 +363,16 @@ def test_apply_with_an_analysis_of_a_foreign_image_writes_nothing(
 
 
 def test_apply_keeps_no_old_analysis_for_an_image_the_run_did_not_analyse(
-    store: ItemStore, item: item_pb2.Item
+    store: ItemStore, run_writes: RunWrites, item: item_pb2.Item
 ) -> None:
-    OLD.claim(store)
-    OLD.apply(store)
-    NEW.claim(store, force=True)
+    OLD.claim(run_writes)
+    OLD.apply(run_writes, store)
+    NEW.claim(run_writes, force=True)
     first_only = analysis_pb2.ItemAnalysis(
         images=[analysis_pb2.ImageAnalysis(image_id=item.images[0].image_id, format="PNG")]
     )
 
-    outcome = store.apply_suggestions(
+    outcome = run_writes.apply_suggestions(
         item_id="item-1",
         workflow_id=NEW.workflow_id,
         run_id=NEW.run_id,
@@ -370,13 +388,15 @@ def test_apply_keeps_no_old_analysis_for_an_image_the_run_did_not_analyse(
     assert not images[1].HasField("analysis")
 
 
-def test_concurrent_applies_of_one_run_write_once(store: ItemStore, engine: Engine) -> None:
-    OLD.claim(store)
+def test_concurrent_applies_of_one_run_write_once(
+    store: ItemStore, run_writes: RunWrites, engine: Engine
+) -> None:
+    OLD.claim(run_writes)
     barrier = threading.Barrier(4)
 
     def apply(_: int) -> int:
         barrier.wait()
-        return OLD.apply(store)
+        return OLD.apply(run_writes, store)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         outcomes = sorted(pool.map(apply, range(4)))
@@ -385,13 +405,15 @@ def test_concurrent_applies_of_one_run_write_once(store: ItemStore, engine: Engi
     assert version(engine) == 3
 
 
-def test_concurrent_applies_of_two_runs_let_the_newer_one_win(store: ItemStore) -> None:
-    OLD.claim(store)
+def test_concurrent_applies_of_two_runs_let_the_newer_one_win(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    OLD.claim(run_writes)
     barrier = threading.Barrier(2)
 
     def apply(run: Run) -> int:
         barrier.wait()
-        return run.apply(store, title=run.run_id)
+        return run.apply(run_writes, store, title=run.run_id)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         old_outcome, new_outcome = pool.map(apply, [OLD, NEW])
@@ -406,14 +428,14 @@ def test_concurrent_applies_of_two_runs_let_the_newer_one_win(store: ItemStore) 
 
 
 def test_mark_failed_records_the_error_and_keeps_earlier_suggestions(
-    store: ItemStore, engine: Engine
+    store: ItemStore, run_writes: RunWrites, engine: Engine
 ) -> None:
-    OLD.claim(store)
-    OLD.apply(store)
+    OLD.claim(run_writes)
+    OLD.apply(run_writes, store)
     processed = store.get_item("item-1")
-    NEW.claim(store, force=True)
+    NEW.claim(run_writes, force=True)
 
-    assert NEW.fail(store) == APPLIED
+    assert NEW.fail(run_writes) == APPLIED
 
     item = store.get_item("item-1")
     assert item.status == item_pb2.ITEM_STATUS_FAILED
@@ -427,62 +449,72 @@ def test_mark_failed_records_the_error_and_keeps_earlier_suggestions(
         assert (row.last_run_id, row.current_run_id) == (NEW.run_id, None)
 
 
-def test_mark_cancelled(store: ItemStore) -> None:
-    OLD.claim(store)
+def test_mark_cancelled(store: ItemStore, run_writes: RunWrites) -> None:
+    OLD.claim(run_writes)
     cancelled = run_pb2.ProcessingError(code="CANCELLED", message="cancelled by the owner")
 
-    assert OLD.fail(store, cancelled=True, error=cancelled) == APPLIED
+    assert OLD.fail(run_writes, cancelled=True, error=cancelled) == APPLIED
 
     item = store.get_item("item-1")
     assert item.status == item_pb2.ITEM_STATUS_CANCELLED
     assert item.last_error == cancelled
 
 
-def test_mark_failed_twice_by_the_same_run_writes_once(store: ItemStore, engine: Engine) -> None:
-    OLD.claim(store)
-    assert OLD.fail(store) == APPLIED
+def test_mark_failed_twice_by_the_same_run_writes_once(
+    store: ItemStore, run_writes: RunWrites, engine: Engine
+) -> None:
+    OLD.claim(run_writes)
+    assert OLD.fail(run_writes) == APPLIED
     written = version(engine)
 
     other = run_pb2.ProcessingError(code="INTERNAL", message="a different error")
-    assert OLD.fail(store, error=other) == DUPLICATE
+    assert OLD.fail(run_writes, error=other) == DUPLICATE
 
     assert store.get_item("item-1").last_error == ERROR
     assert version(engine) == written
 
 
-def test_mark_failed_by_an_older_run_never_overwrites_a_newer_result(store: ItemStore) -> None:
-    NEW.claim(store)
-    NEW.apply(store)
+def test_mark_failed_by_an_older_run_never_overwrites_a_newer_result(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    NEW.claim(run_writes)
+    NEW.apply(run_writes, store)
 
-    assert OLD.fail(store) == STALE
+    assert OLD.fail(run_writes) == STALE
 
     assert store.get_item("item-1").status == item_pb2.ITEM_STATUS_PROCESSED
 
 
-def test_mark_failed_by_an_older_run_than_the_owner_is_stale(store: ItemStore) -> None:
-    OLD.claim(store)
-    NEW.claim(store)
+def test_mark_failed_by_an_older_run_than_the_owner_is_stale(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    OLD.claim(run_writes)
+    NEW.claim(run_writes)
 
-    assert OLD.fail(store) == STALE
+    assert OLD.fail(run_writes) == STALE
 
     assert store.get_item("item-1").status == item_pb2.ITEM_STATUS_PROCESSING
 
 
-def test_a_run_cancelled_after_it_wrote_its_result_ends_cancelled(store: ItemStore) -> None:
-    OLD.claim(store)
-    OLD.apply(store)
+def test_a_run_cancelled_after_it_wrote_its_result_ends_cancelled(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    OLD.claim(run_writes)
+    OLD.apply(run_writes, store)
 
-    assert OLD.fail(store, cancelled=True) == APPLIED
+    assert OLD.fail(run_writes, cancelled=True) == APPLIED
 
     item = store.get_item("item-1")
     assert item.status == item_pb2.ITEM_STATUS_CANCELLED
     assert item.HasField("suggestions")
 
 
-def test_a_stage_newer_than_this_code_round_trips(store: ItemStore, engine: Engine) -> None:
-    OLD.claim(store)
+def test_a_stage_newer_than_this_code_round_trips(
+    store: ItemStore, run_writes: RunWrites, engine: Engine
+) -> None:
+    OLD.claim(run_writes)
     stage = run_pb2.ProcessingStage.ValueType(42)
-    OLD.fail(store, error=run_pb2.ProcessingError(code="INTERNAL", stage=stage))
+    OLD.fail(run_writes, error=run_pb2.ProcessingError(code="INTERNAL", stage=stage))
 
     with Session(engine) as session:
         assert session.scalars(select(Item.last_error_stage)).one() == "42"
