@@ -8,9 +8,12 @@ run_writes = RunWrites(engine)             # a run's claim on an item, then its 
 notifications = NotificationStore(engine)  # owner notifications and their deliveries
 cache = AnalysisCache(engine)              # image analyses by content hash and analyser version
 requests = RequestStore(engine)            # idempotency records (AIP-155)
+runs = RunRecords(engine)                  # the read model of item runs (GetStatus, WatchStatus)
+batches = BatchStore(engine)               # batches, their members and counters
 """
 
 from bubble_shared.store.analysis_cache import AnalysisCache
+from bubble_shared.store.batches import BatchStore, NewBatch
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.errors import (
     InvalidPageTokenError,
@@ -26,6 +29,7 @@ from bubble_shared.store.items import (
 )
 from bubble_shared.store.notifications import Notification, NotificationStore
 from bubble_shared.store.requests import RequestStore, StoredResponse
+from bubble_shared.store.run_records import RunRecords, RunStep
 from bubble_shared.store.run_writes import ItemClaim, RunWrites
 from bubble_shared.store.schema import upgrade
 
@@ -33,16 +37,20 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "AnalysisCache",
+    "BatchStore",
     "InvalidPageTokenError",
     "ItemAlreadyExistsError",
     "ItemClaim",
     "ItemNotFoundError",
     "ItemStore",
+    "NewBatch",
     "NewImage",
     "Notification",
     "NotificationNotFoundError",
     "NotificationStore",
     "RequestStore",
+    "RunRecords",
+    "RunStep",
     "RunWrites",
     "StoredResponse",
     "create_engine",

@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import Engine
 
 from bubble_shared.store.analysis_cache import AnalysisCache
+from bubble_shared.store.batches import BatchStore
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.items import ItemStore
 from bubble_shared.store.notifications import NotificationStore
+from bubble_shared.store.run_records import RunRecords
 from bubble_shared.store.run_writes import RunWrites
 from bubble_shared.store.schema import upgrade
 from bubble_shared.testing.databases import DatabaseKind, temporary_database
@@ -77,3 +79,13 @@ def notifications(engine: Engine, clock: FakeClock) -> NotificationStore:
 @pytest.fixture()
 def cache(engine: Engine, clock: FakeClock) -> AnalysisCache:
     return AnalysisCache(engine, clock=clock)
+
+
+@pytest.fixture()
+def runs(engine: Engine, clock: FakeClock) -> RunRecords:
+    return RunRecords(engine, clock=clock)
+
+
+@pytest.fixture()
+def batches(engine: Engine, clock: FakeClock) -> BatchStore:
+    return BatchStore(engine, clock=clock)

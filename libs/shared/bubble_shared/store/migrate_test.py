@@ -26,6 +26,9 @@ TABLES = {
     "notifications",
     "analysis_cache",
     "request_records",
+    "item_runs",
+    "batches",
+    "batch_items",
     "alembic_version",
 }
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -42,6 +43,11 @@ NAMING_CONVENTION = {
 ITEM_STATUS_NAMES = ("PENDING", "PROCESSING", "PROCESSED", "FAILED", "CANCELLED")
 # NotificationKind values without the "NOTIFICATION_KIND_" prefix; UNSPECIFIED is never stored.
 NOTIFICATION_KIND_NAMES = ("PROCESSED", "FAILED", "CANCELLED")
+# RunState values without the "RUN_STATE_" prefix; UNSPECIFIED is never stored.
+RUN_STATE_NAMES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
+# A batch member: not started yet, following an open run, or the outcome counted for the batch.
+MEMBER_STATE_NAMES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED")
+BATCH_ID_LENGTH = 128
 
 # Temporal accepts workflow IDs up to 1,000 characters by default; run IDs are UUIDs.
 WORKFLOW_ID_LENGTH = 1000
@@ -100,6 +106,9 @@ class Item(Base):
     processed_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Bumped by every write, so a reader can tell whether the item changed.
     version: Mapped[int] = mapped_column(Integer)
+    # The analyser version of the current suggestions as a sortable key ("000001.000003.000000"),
+    # so a batch can select "analysed by an older version than X" with an index range.
+    analyzer_version_key: Mapped[str | None] = mapped_column(String(32))
 
     images: Mapped[list[ItemImage]] = relationship(
         back_populates="item",
@@ -218,4 +227,133 @@ class RequestRecord(Base):
     __table_args__ = (
         # The purge deletes by expiry.
         Index("ix_request_records_expire_time", "expire_time"),
+    )
+
+
+class ItemRun(Base):
+    """The status of one item run (one ItemImageProcessingWorkflow execution): the read model.
+
+    Written by the run itself at every step (and by the service when it starts the run), so that
+    GetStatus and WatchStatus read one row instead of asking Temporal. ``version`` is bumped by
+    every change, so a watcher polls one small column. No foreign key to items: the history of a
+    run outlives a deleted item.
+    """
+
+    __tablename__ = "item_runs"
+
+    run_id: Mapped[str] = mapped_column(String(RUN_ID_LENGTH), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH))
+    item_id: Mapped[str] = mapped_column(String(ITEM_ID_LENGTH))
+    batch_id: Mapped[str | None] = mapped_column(String(BATCH_ID_LENGTH))
+    request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))
+    state: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_image_id: Mapped[str | None] = mapped_column(String(IMAGE_ID_LENGTH))
+    error_retryable: Mapped[bool | None]
+    error_stage: Mapped[str | None] = mapped_column(String(32))
+    skip_reason: Mapped[str | None] = mapped_column(String(32))
+    # Serialized analysis_pb2.ItemSuggestions, once the run has written them.
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
+    queue_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    scheduled_start_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    close_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    update_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(_in_list("state", RUN_STATE_NAMES), name="state"),
+        CheckConstraint("attempt >= 0", name="attempt_non_negative"),
+        # The latest run of an item (GetStatus by item_id).
+        Index("ix_item_runs_item_id_queue_time", "item_id", "queue_time"),
+        # Open runs that have not changed for a while (reconciliation with Temporal).
+        Index("ix_item_runs_state_update_time", "state", "update_time"),
+    )
+
+
+class Batch(Base):
+    """A batch and its counters: the read model of an ItemBatchProcessingWorkflow chain.
+
+    Counters change in the same transaction as the member's outcome (``BatchItem``), exactly once
+    per member, so they are right while workers are down and never count an item twice.
+    ``selector`` (a serialized item_pb2.ItemSelector) is set for a batch that selects its items;
+    the members are then written page by page as the batch reads further (``selection_*``).
+    """
+
+    __tablename__ = "batches"
+
+    batch_id: Mapped[str] = mapped_column(String(BATCH_ID_LENGTH), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(WORKFLOW_ID_LENGTH))
+    first_run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH))
+    current_run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH))
+    request_id: Mapped[str | None] = mapped_column(String(REQUEST_ID_LENGTH))
+    # Fingerprint of the starting request's parameters (a retried start is recognised).
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    max_concurrency: Mapped[int] = mapped_column(Integer)
+    continued_as_new_count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    running: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    cancelled: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    # Members written so far (positions 0..member_count-1).
+    member_count: Mapped[int] = mapped_column(Integer)
+    selector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    selection_complete: Mapped[bool] = mapped_column(Boolean)
+    # Keyset position of the selection read so far: (create_time, item_id) of the last member.
+    selection_cursor_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    selection_cursor_item_id: Mapped[str | None] = mapped_column(String(ITEM_ID_LENGTH))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    queue_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    close_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    update_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(_in_list("state", RUN_STATE_NAMES), name="state"),
+        CheckConstraint(
+            "running >= 0 AND succeeded >= 0 AND failed >= 0 AND cancelled >= 0 "
+            "AND skipped >= 0",
+            name="counters_non_negative",
+        ),
+        # Open batches that have not changed for a while (reconciliation with Temporal).
+        Index("ix_batches_state_update_time", "state", "update_time"),
+    )
+
+
+class BatchItem(Base):
+    """One member of a batch, in start order, and what the batch counted for it.
+
+    ``run_id`` is the run the member follows (the batch's own child, or a run it joined); the
+    outcome is counted when that run records it, exactly once: a member leaves PENDING/RUNNING
+    once and never returns.
+    """
+
+    __tablename__ = "batch_items"
+
+    batch_id: Mapped[str] = mapped_column(
+        String(BATCH_ID_LENGTH), ForeignKey("batches.batch_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(ITEM_ID_LENGTH))
+    state: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH))
+    finish_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("batch_id", "item_id"),
+        CheckConstraint(_in_list("state", MEMBER_STATE_NAMES), name="state"),
+        CheckConstraint("position >= 0", name="position_non_negative"),
+        # The members following a run, when it records its outcome.
+        Index("ix_batch_items_item_id_run_id", "item_id", "run_id"),
+        # A batch's failed items in failure order.
+        Index("ix_batch_items_batch_id_state_finish_time", "batch_id", "state", "finish_time"),
     )

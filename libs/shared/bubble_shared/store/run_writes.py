@@ -4,6 +4,11 @@ Each write depends on what the row holds, so it locks the row first: ``SELECT ..
 PostgreSQL; on SQLite every write transaction is ``BEGIN IMMEDIATE`` (see ``database.py``), which
 serialises writers. Transient database errors propagate as SQLAlchemy exceptions: callers (Temporal
 activities) retry, and the run rules (``run_rules.py``) make those retries harmless.
+
+Each write is also a step of the run in the read model (``run_records``), in the same
+transaction: the claim says the run is analysing (and which attempt), a written outcome says what
+the run does next, and counts the outcome for the batches following the run. So the run's status
+and its batch's counters change exactly when the item does.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
+from bubble_shared.store import batch_counting
 from bubble_shared.store.convert import item_to_proto, stage_name, status_name
 from bubble_shared.store.errors import ItemNotFoundError
 from bubble_shared.store.items import load_images
 from bubble_shared.store.models import Item
+from bubble_shared.store.run_records import RunStep, record_step
 from bubble_shared.store.run_rules import (
     ClaimVerdict,
     RunRef,
@@ -27,6 +34,7 @@ from bubble_shared.store.run_rules import (
     claim_verdict,
     write_verdict,
 )
+from bubble_shared.store.selection import version_key_or_none
 from bubble_shared.store.sessions import StoreBase
 from bubble_shared.store.timestamps import require_aware
 
@@ -69,6 +77,7 @@ class RunWrites(StoreBase):
         run_id: str,
         run_start_time: datetime,
         force: bool,
+        attempt: int = 1,
     ) -> ItemClaim:
         """Makes the run the item's current run: status PROCESSING, last_error cleared.
 
@@ -81,13 +90,17 @@ class RunWrites(StoreBase):
           SKIP_REASON_SUPERSEDED;
         - otherwise (no owner, or an older owner whose run died): claimed, the run takes over.
 
-        A skip writes nothing. The returned item is the BASIC view after the claim.
+        A skip writes nothing to the item. Either way the run's status says it is analysing, in
+        ``attempt``. The returned item is the BASIC view after the claim.
         """
         run = _run(workflow_id, run_id, run_start_time)
         with self._writes.begin() as session:
             row = _lock_item(session, item_id)
             if row is None:
                 raise ItemNotFoundError(item_id)
+            analyzing = run_pb2.PROCESSING_STAGE_ANALYZING
+            step = _step(run, item_id, analyzing, self._now(), attempt=attempt)
+            record_step(session, step, self._now())
             verdict = claim_verdict(row, run, force=force)
             if verdict is ClaimVerdict.CLAIM:
                 row.status = status_name(item_pb2.ITEM_STATUS_PROCESSING)
@@ -108,6 +121,7 @@ class RunWrites(StoreBase):
         run_start_time: datetime,
         analysis: analysis_pb2.ItemAnalysis,
         suggestions: analysis_pb2.ItemSuggestions,
+        next_stage: run_pb2.ProcessingStage.ValueType = run_pb2.PROCESSING_STAGE_UNSPECIFIED,
     ) -> activities_pb2.ItemWriteOutcome.ValueType:
         """Writes a successful run's result to the item, in one transaction under a row lock.
 
@@ -117,8 +131,10 @@ class RunWrites(StoreBase):
         written the item; otherwise APPLIED: status PROCESSED, the suggestions, each image's
         analysis matched by image_id (and its size_bytes from the analysis; an image missing from
         ``analysis`` loses its old analysis), processed_time, last_error cleared, the run recorded
-        as the last run and no run current. An analysis naming an image the item does not have
-        raises ValueError and writes nothing.
+        as the last run and no run current, the analyser version of the suggestions, and the
+        outcome counted for the run's batches. An analysis naming an image the item does not
+        have raises ValueError and writes nothing. The run's status holds the suggestions and
+        moves to ``next_stage`` (UNSPECIFIED: UPDATING_ITEM) whatever the outcome.
         """
         run = _run(workflow_id, run_id, run_start_time)
         by_image = _analysis_by_image(item_id, analysis)
@@ -129,6 +145,8 @@ class RunWrites(StoreBase):
                 return activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED
             verdict = write_verdict(row, run, status=processed)
             if verdict is not WriteVerdict.APPLY:
+                stage = next_stage or run_pb2.PROCESSING_STAGE_UPDATING_ITEM
+                record_step(session, _step(run, item_id, stage, self._now()), self._now())
                 return _SKIPPED_WRITES[verdict]
             unknown = set(by_image) - {image.image_id for image in row.images}
             if unknown:
@@ -148,9 +166,16 @@ class RunWrites(StoreBase):
             row.suggestions = suggestions.SerializeToString(deterministic=True)
             row.status = processed
             row.processed_time = now
+            row.analyzer_version_key = _analyzer_version_key(analysis)
             _clear_error(row)
             _record_outcome(row, run)
             self._touch(row, now)
+            self._record_outcome_step(
+                session,
+                _step(run, item_id, next_stage or run_pb2.PROCESSING_STAGE_UPDATING_ITEM, now),
+                result=suggestions,
+                counted="SUCCEEDED",
+            )
         return activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
 
     def mark_failed(
@@ -162,23 +187,28 @@ class RunWrites(StoreBase):
         run_start_time: datetime,
         error: run_pb2.ProcessingError,
         cancelled: bool,
+        next_stage: run_pb2.ProcessingStage.ValueType = run_pb2.PROCESSING_STAGE_UNSPECIFIED,
     ) -> activities_pb2.ItemWriteOutcome.ValueType:
         """Records that the run failed (status FAILED) or was cancelled (CANCELLED).
 
         Same rules and outcomes as ``apply_suggestions`` (a duplicate is this run's FAILED or
         CANCELLED outcome already recorded). When applied, last_error is ``error`` and the run is
-        recorded as the last run; earlier suggestions, processed_time and image analyses stay.
+        recorded as the last run; earlier suggestions, processed_time and image analyses stay;
+        the outcome is counted for the run's batches. The run's status moves to ``next_stage``
+        (UNSPECIFIED: MARKING_FAILED) whatever the outcome.
         """
         run = _run(workflow_id, run_id, run_start_time)
         status = status_name(
             item_pb2.ITEM_STATUS_CANCELLED if cancelled else item_pb2.ITEM_STATUS_FAILED
         )
+        stage = next_stage or run_pb2.PROCESSING_STAGE_MARKING_FAILED
         with self._writes.begin() as session:
             row = _lock_item(session, item_id)
             if row is None:
                 return activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED
             verdict = write_verdict(row, run, status=status)
             if verdict is not WriteVerdict.APPLY:
+                record_step(session, _step(run, item_id, stage, self._now()), self._now())
                 return _SKIPPED_WRITES[verdict]
             row.status = status
             row.last_error_code = error.code
@@ -188,7 +218,28 @@ class RunWrites(StoreBase):
             row.last_error_stage = stage_name(error.stage)
             _record_outcome(row, run)
             self._touch(row)
+            self._record_outcome_step(
+                session, _step(run, item_id, stage, self._now()), counted=status
+            )
         return activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
+
+    def _record_outcome_step(
+        self,
+        session: Session,
+        step: RunStep,
+        *,
+        counted: str,
+        result: analysis_pb2.ItemSuggestions | None = None,
+    ) -> None:
+        """The run's step after its outcome was written, and the outcome counted for its batches
+        (``counted``: the member state, e.g. "SUCCEEDED")."""
+        now = self._now()
+        if result is not None:
+            step = RunStep(**{**step.__dict__, "result": result})
+        record_step(session, step, now)
+        batch_counting.count_outcome(
+            session, item_id=step.item_id, run_id=step.run_id, member_state=counted, now=now
+        )
 
     def _touch(self, row: Item, now: datetime | None = None) -> None:
         row.update_time = now or self._now()
@@ -203,6 +254,34 @@ def _run(workflow_id: str, run_id: str, run_start_time: datetime) -> RunRef:
         run_id=run_id,
         start_time=require_aware(run_start_time, "run_start_time"),
     )
+
+
+def _step(
+    run: RunRef,
+    item_id: str,
+    stage: run_pb2.ProcessingStage.ValueType,
+    now: datetime,
+    *,
+    attempt: int = 0,
+) -> RunStep:
+    """A step of an open run, written by the run's activity (at the store's clock)."""
+    return RunStep(
+        item_id=item_id,
+        workflow_id=run.workflow_id,
+        run_id=run.run_id,
+        queue_time=run.start_time,
+        state=run_pb2.RUN_STATE_RUNNING,
+        stage=stage,
+        time=now,
+        attempt=attempt,
+    )
+
+
+def _analyzer_version_key(analysis: analysis_pb2.ItemAnalysis) -> str | None:
+    """The (oldest) analyser version of the item's image analyses, as a sortable key."""
+    keys = [version_key_or_none(image.analyzer_version) for image in analysis.images]
+    known = [key for key in keys if key is not None]
+    return min(known) if known else None
 
 
 def _lock_item(session: Session, item_id: str) -> Item | None:

@@ -15,6 +15,13 @@ UPDATE_ITEM_WITH_SUGGESTIONS = "update_item_with_suggestions"
 MARK_ITEM_PROCESSING_FAILED = "mark_item_processing_failed"
 SEND_PROCESSING_NOTIFICATION = "send_processing_notification"
 WAIT_FOR_ITEM_RUN = "wait_for_item_run"
+RECORD_ITEM_RUN = "record_item_run"
+READ_BATCH_PAGE = "read_batch_page"
+JOIN_ITEM_RUN = "join_item_run"
+FINISH_BATCH = "finish_batch"
+
+ITEM_RUN_FINISHED_SIGNAL = "item_run_finished"
+"""Sent to a batch's workflow id when an item run it follows has recorded its outcome."""
 
 PROGRESS_QUERY = "get_progress"
 """Both workflows answer it with their progress message."""

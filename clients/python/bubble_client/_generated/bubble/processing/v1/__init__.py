@@ -14,6 +14,8 @@ __all__ = (
     "CreateItemRequest",
     "CreateItemResponse",
     "ExifInfo",
+    "FinishBatchInput",
+    "FinishBatchOutput",
     "GetItemRequest",
     "GetItemResponse",
     "GetStatusRequest",
@@ -31,11 +33,15 @@ __all__ = (
     "ItemImageProcessingWorkflowOutput",
     "ItemProcessingServiceAsyncStub",
     "ItemProcessingServiceStub",
+    "ItemRunFinishedSignal",
     "ItemRunStatus",
+    "ItemSelector",
     "ItemStatus",
     "ItemSuggestions",
     "ItemView",
     "ItemWriteOutcome",
+    "JoinItemRunInput",
+    "JoinItemRunOutput",
     "ListItemsRequest",
     "ListItemsResponse",
     "MarkItemProcessingFailedInput",
@@ -45,6 +51,10 @@ __all__ = (
     "ProcessingStage",
     "QualityWarning",
     "QualityWarningKind",
+    "ReadBatchPageInput",
+    "ReadBatchPageOutput",
+    "RecordItemRunInput",
+    "RecordItemRunOutput",
     "RunState",
     "SendProcessingNotificationInput",
     "SendProcessingNotificationOutput",
@@ -63,6 +73,7 @@ __all__ = (
 )
 
 import datetime
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -518,7 +529,8 @@ class SkipReason(betterproto2.Enum):
     OTHER_RUN_OPEN = 2
     """
     Another run was already open for the item (at most one open run per
-    item); that run carries on.
+    item); that run carries on. No longer reported: a batch now joins the
+    open run and counts its outcome.
     """
 
     SUPERSEDED = 3
@@ -670,32 +682,41 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class BatchProgress(betterproto2.Message):
     """
-    Counters of a batch run. Invariant:
+    Counters of a batch run, read from the server's database: they are right
+    while workers are down and never decrease (except `pending` and
+    `running`). Invariant:
     total = pending + running + succeeded + failed + cancelled + skipped.
-    32-bit counters are enough (a batch has at most 10,000 items) and stay
-    plain numbers in JSON.
+    32-bit counters stay plain numbers in JSON and hold batches of up to two
+    billion items.
     """
 
     total: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
     """
-    Number of distinct items in the batch (after duplicates in the request
-    were removed). Constant for the life of the batch.
+    Number of distinct items in the batch. For item IDs given in the
+    request: their number after duplicates were removed, constant. For a
+    selector: the number of matching items when the batch was accepted,
+    until the batch has read the whole selection
+    (BatchRunStatus.selection_complete); then the exact number of items it
+    selected (items changed or deleted meanwhile may make it differ).
     """
 
     pending: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
     """
-    Items whose child run has not been started yet (waiting for a slot in
-    the concurrency window).
+    Items whose run has not been started yet (waiting for a slot in the
+    concurrency window).
     """
 
     running: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
     """
-    Items whose child run is open.
+    Items whose run is open and has not recorded its outcome yet: the
+    batch's own child runs, and runs someone else had already opened for an
+    item when the batch reached it (the batch joins such a run without
+    holding a window slot, and counts that run's outcome).
     """
 
     succeeded: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
     """
-    Items whose child run ended SUCCEEDED.
+    Items whose run succeeded (the suggestions were written).
     """
 
     failed: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
@@ -714,8 +735,9 @@ class BatchProgress(betterproto2.Message):
     skipped: "int" = betterproto2.field(7, betterproto2.TYPE_INT32)
     """
     Items that needed no work: already PROCESSED while the batch did not
-    set `force`, or already being processed by another open run when the
-    batch reached them (that run's outcome is not counted here).
+    set `force`, or a newer run had already taken them over (see
+    SkipReason). An item someone else was already processing is not
+    skipped: the batch joins that run and counts its outcome.
     """
 
 
@@ -764,8 +786,7 @@ class BatchRunStatus(betterproto2.Message):
     """
     IDs of failed items, in the order they failed. Capped at the first
     1,000 to bound the message size; `failed_item_ids_truncated` tells
-    whether more exist (progress.failed has the full count). The complete
-    list is in the workflow's output once the batch has closed.
+    whether more exist (progress.failed has the full count).
     """
 
     failed_item_ids_truncated: "bool" = betterproto2.field(7, betterproto2.TYPE_BOOL)
@@ -812,6 +833,13 @@ class BatchRunStatus(betterproto2.Message):
     )
     """
     When the batch reached a terminal state. Unset while open.
+    """
+
+    selection_complete: "bool" = betterproto2.field(14, betterproto2.TYPE_BOOL)
+    """
+    Whether the batch knows all of its items: always true for item IDs
+    given in the request; for a selector, true once the batch has read the
+    whole selection (progress.total is exact from then on).
     """
 
 
@@ -1038,6 +1066,73 @@ class ExifInfo(betterproto2.Message):
 
 
 default_message_pool.register_message("bubble.processing.v1", "ExifInfo", ExifInfo)
+
+
+@dataclass(eq=False, repr=False)
+class FinishBatchInput(betterproto2.Message):
+    """
+    Input of the local activity `finish_batch`: the batch's last step.
+    """
+
+    batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the batch.
+    """
+
+    state: "RunState" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: RunState(0)
+    )
+    """
+    Required. RUN_STATE_SUCCEEDED (every member has an outcome) or
+    RUN_STATE_CANCELLED (members without an outcome are counted cancelled).
+    """
+
+    error: "ProcessingError | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Why the batch ended, with RUN_STATE_CANCELLED.
+    """
+
+    time: "datetime.datetime | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Workflow time of the call (deterministic on replay).
+    """
+
+
+default_message_pool.register_message("bubble.processing.v1", "FinishBatchInput", FinishBatchInput)
+
+
+@dataclass(eq=False, repr=False)
+class FinishBatchOutput(betterproto2.Message):
+    """
+    Output of `finish_batch`: the batch's final counters.
+    """
+
+    finished: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
+    """
+    False when state SUCCEEDED was asked but members still await the
+    outcome of runs the batch joined: nothing was written, wait and retry.
+    """
+
+    progress: "BatchProgress | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The batch's counters (after the write, when finished).
+    """
+
+    failed_item_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    """
+    IDs of failed items, in failure order, capped at 1,000.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "FinishBatchOutput", FinishBatchOutput
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1475,9 +1570,10 @@ default_message_pool.register_message("bubble.processing.v1", "ItemAnalysis", It
 @dataclass(eq=False, repr=False)
 class ItemBatchProcessingProgress(betterproto2.Message):
     """
-    Result of the `get_progress` query of `ItemBatchProcessingWorkflow`,
-    covering the whole batch (all executions so far), not just the current
-    execution.
+    Result of the `get_progress` query of `ItemBatchProcessingWorkflow`: what
+    the current execution is doing, for operators in the Temporal UI and CLI.
+    Clients read a batch's status from the service (the database), never
+    from this query.
     """
 
     batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -1489,18 +1585,17 @@ class ItemBatchProcessingProgress(betterproto2.Message):
         2, betterproto2.TYPE_MESSAGE, optional=True
     )
     """
-    Counters of the whole batch.
+    Not set: the counters live in the database (GetStatus).
     """
 
     failed_item_ids: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
     """
-    IDs of failed items, in failure order, capped at the first 1,000 so the
-    query result stays small.
+    Not set: failed items are in the database (GetStatus).
     """
 
     failed_item_ids_truncated: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
     """
-    Whether failed_item_ids was cut off at the cap.
+    Not set.
     """
 
     max_concurrency: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
@@ -1517,8 +1612,41 @@ class ItemBatchProcessingProgress(betterproto2.Message):
         7, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
     )
     """
-    When the batch's first execution started.
+    Not set: the batch's times live in the database.
     """
+
+    open_children: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
+    """
+    Child runs open now (this execution's and those carried over).
+    """
+
+    next_position: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
+    """
+    Position of the next member to start.
+    """
+
+    all_started: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
+    """
+    Whether every member has been started (or joined).
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.is_set("progress"):
+            warnings.warn("ItemBatchProcessingProgress.progress is deprecated", DeprecationWarning)
+        if self.is_set("failed_item_ids"):
+            warnings.warn(
+                "ItemBatchProcessingProgress.failed_item_ids is deprecated", DeprecationWarning
+            )
+        if self.is_set("failed_item_ids_truncated"):
+            warnings.warn(
+                "ItemBatchProcessingProgress.failed_item_ids_truncated is deprecated",
+                DeprecationWarning,
+            )
+        if self.is_set("batch_start_time"):
+            warnings.warn(
+                "ItemBatchProcessingProgress.batch_start_time is deprecated", DeprecationWarning
+            )
 
 
 default_message_pool.register_message(
@@ -1529,17 +1657,20 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class ItemBatchProcessingWorkflowInput(betterproto2.Message):
     """
-    Input of the Temporal workflow `ItemBatchProcessingWorkflow`, which runs
-    one child ItemImageProcessingWorkflow per item with at most
-    `max_concurrency` children open at once.
+    Input of the Temporal workflow `ItemBatchProcessingWorkflow`, which
+    runs one child ItemImageProcessingWorkflow per item with at most
+    `max_concurrency` children open at once: a sliding window, refilled as
+    soon as a child finishes.
 
-    History is bounded by continue-as-new: one execution starts at most
-    `items_per_run` children, waits until all of them have finished (so no
-    child outlives the execution that started it), then continues as new with
-    the remaining item IDs and the counters so far. The first execution gets
-    the request's item IDs and zero counters; each later one gets the state
-    its predecessor carried over, so the fields below are both the request
-    and the continuation state.
+    The batch's members and counters live in the database (written by the
+    service when it accepts the batch, and by the runs as their items finish),
+    never in this input: the workflow reads its members page by page through
+    the `read_batch_page` local activity, so the input stays small however
+    large the batch is. Children report their end to the batch's workflow ID
+    (the signal `item_run_finished`), so it reaches whichever execution is
+    current: the batch continues as new every `items_per_run` started
+    children and carries its open children over, and the window never drains
+    at a page boundary.
     """
 
     batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -1549,9 +1680,7 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
 
     item_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
-    Item IDs not yet started, in start order, without duplicates. In the
-    first execution: all of the batch's items (at most 10,000). Shrinks with
-    every continue-as-new, which also keeps the carried payload small.
+    Not read. Item IDs used to travel here; they now live in the database.
     """
 
     max_concurrency: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
@@ -1564,9 +1693,9 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
     items_per_run: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
     """
     Maximum number of children one execution starts before it continues as
-    new; 0 means the worker default (500). Each child adds about ten events
-    to the parent's history, so 500 keeps an execution near 5,000 events,
-    well under Temporal's limits.
+    new; 0 means the worker default (500). Each child adds about eight
+    events to the batch's history, so 500 keeps an execution near 5,000
+    events, well under Temporal's limits.
     """
 
     force: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
@@ -1591,35 +1720,32 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
 
     total_item_count: "int" = betterproto2.field(9, betterproto2.TYPE_INT32)
     """
-    Number of distinct items in the whole batch. Set in the first
-    execution to the length of item_ids and carried over unchanged.
+    Not read: the counters live in the database (batches).
     """
 
     succeeded_count: "int" = betterproto2.field(10, betterproto2.TYPE_INT32)
     """
-    Items that SUCCEEDED in earlier executions. 0 in the first execution.
+    Not read: the counters live in the database (batches).
     """
 
     failed_count: "int" = betterproto2.field(11, betterproto2.TYPE_INT32)
     """
-    Items that failed in earlier executions. 0 in the first execution.
+    Not read: the counters live in the database (batches).
     """
 
     cancelled_count: "int" = betterproto2.field(12, betterproto2.TYPE_INT32)
     """
-    Items cancelled in earlier executions. 0 in the first execution.
+    Not read: the counters live in the database (batches).
     """
 
     skipped_count: "int" = betterproto2.field(13, betterproto2.TYPE_INT32)
     """
-    Items skipped in earlier executions. 0 in the first execution.
+    Not read: the counters live in the database (batches).
     """
 
     failed_item_ids: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
     """
-    IDs of the items that failed in earlier executions, in failure order,
-    complete (bounded by the 10,000-item batch cap). Empty in the first
-    execution.
+    Not read: failed items are recorded in the database (batch_items).
     """
 
     continued_as_new_count: "int" = betterproto2.field(15, betterproto2.TYPE_INT32)
@@ -1632,9 +1758,7 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
         16, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
     )
     """
-    When the first execution of the batch started. Unset in the first
-    execution (it uses its own start time) and carried over afterwards, so
-    the batch's start time survives continue-as-new.
+    Not read: the batch's times live in the database.
     """
 
     analysis_task_queue: "str" = betterproto2.field(17, betterproto2.TYPE_STRING)
@@ -1642,6 +1766,56 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
     Passed to each child: task queue of `analyze_item_images`; empty means
     "image-analysis".
     """
+
+    next_position: "int" = betterproto2.field(18, betterproto2.TYPE_INT64)
+    """
+    Position (0-based, in the batch's member order) of the next member to
+    start. 0 in the first execution; carried over by continue-as-new.
+    """
+
+    open_item_ids: "list[str]" = betterproto2.field(19, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Items whose child run an earlier execution started and that have not
+    reported their end yet; at most max_concurrency. Carried over by
+    continue-as-new so they keep their window slots.
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.is_set("item_ids"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.item_ids is deprecated", DeprecationWarning
+            )
+        if self.is_set("total_item_count"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.total_item_count is deprecated",
+                DeprecationWarning,
+            )
+        if self.is_set("succeeded_count"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.succeeded_count is deprecated", DeprecationWarning
+            )
+        if self.is_set("failed_count"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.failed_count is deprecated", DeprecationWarning
+            )
+        if self.is_set("cancelled_count"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.cancelled_count is deprecated", DeprecationWarning
+            )
+        if self.is_set("skipped_count"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.skipped_count is deprecated", DeprecationWarning
+            )
+        if self.is_set("failed_item_ids"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.failed_item_ids is deprecated", DeprecationWarning
+            )
+        if self.is_set("batch_start_time"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.batch_start_time is deprecated",
+                DeprecationWarning,
+            )
 
 
 default_message_pool.register_message(
@@ -1652,12 +1826,12 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class ItemBatchProcessingWorkflowOutput(betterproto2.Message):
     """
-    Output of `ItemBatchProcessingWorkflow`, returned by its last execution.
-    The batch completes with this output even when items failed; it never
-    fails because of an item. Invariant: total = succeeded + failed +
-    cancelled + skipped. A batch that is itself cancelled ends with Temporal's
-    cancelled status and no output; its counters stay readable through the
-    `get_progress` query.
+    Output of `ItemBatchProcessingWorkflow`, returned by its last execution,
+    from the batch's counters in the database. The batch completes with this
+    output even when items failed; it never fails because of an item.
+    Invariant: total = succeeded + failed + cancelled + skipped. A batch that
+    is itself cancelled ends with Temporal's cancelled status and no output;
+    GetStatus has its counters.
     """
 
     batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -1693,7 +1867,8 @@ class ItemBatchProcessingWorkflowOutput(betterproto2.Message):
 
     failed_item_ids: "list[str]" = betterproto2.field(7, betterproto2.TYPE_STRING, repeated=True)
     """
-    IDs of all failed items, in failure order; length equals `failed`.
+    IDs of failed items, in failure order, capped at the first 1,000 (the
+    output must stay small; GetStatus and the database have the count).
     """
 
     continued_as_new_count: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
@@ -1970,6 +2145,31 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class ItemRunFinishedSignal(betterproto2.Message):
+    """
+    Signal `item_run_finished`, sent to a batch's workflow ID by an item run
+    the batch follows (its own child, or a run it joined) once the run has
+    recorded its outcome, and by the service when it finds that such a run
+    ended without reporting (terminated in Temporal). Repeats are harmless.
+    """
+
+    item_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    ID of the item whose run finished.
+    """
+
+    run_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Temporal run ID of the run that finished.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "ItemRunFinishedSignal", ItemRunFinishedSignal
+)
+
+
+@dataclass(eq=False, repr=False)
 class ItemRunStatus(betterproto2.Message):
     """
     Status snapshot of one item processing run (ItemImageProcessingWorkflow).
@@ -2065,11 +2265,66 @@ class ItemRunStatus(betterproto2.Message):
     )
     """
     The suggestions written to the item. Set only when the state is
-    SUCCEEDED.
+    SUCCEEDED and the run did the work.
+    """
+
+    skip_reason: "SkipReason" = betterproto2.field(
+        14, betterproto2.TYPE_ENUM, default_factory=lambda: SkipReason(0)
+    )
+    """
+    Why the run did no work; UNSPECIFIED when it did (see SkipReason).
     """
 
 
 default_message_pool.register_message("bubble.processing.v1", "ItemRunStatus", ItemRunStatus)
+
+
+@dataclass(eq=False, repr=False)
+class ItemSelector(betterproto2.Message):
+    """
+    Which items a batch processes, evaluated by the server page by page while
+    the batch runs (never materialised in the request), so a selector of
+    millions of items is accepted at once. Every set field must match; an
+    empty selector matches every item. Only items created before the batch was
+    accepted are selected: items created while it runs are not.
+    """
+
+    owner_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Only items of this owner. Empty: any owner.
+    """
+
+    statuses: "list[ItemStatus]" = betterproto2.field(2, betterproto2.TYPE_ENUM, repeated=True)
+    """
+    Only items whose status is one of these when the batch reaches them.
+    Empty: any status. ITEM_STATUS_UNSPECIFIED is rejected.
+    """
+
+    created_after: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Only items created at or after this time.
+    """
+
+    created_before: "datetime.datetime | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Only items created before this time (and before the batch was accepted).
+    """
+
+    analyzed_before_version: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Only items whose current suggestions were computed by an analyser
+    version older than this one ("MAJOR.MINOR.PATCH", compared numerically):
+    the reprocess-after-upgrade case. Items never analysed are not selected
+    by this field (select ITEM_STATUS_PENDING for those). Empty: no version
+    filter.
+    """
+
+
+default_message_pool.register_message("bubble.processing.v1", "ItemSelector", ItemSelector)
 
 
 @dataclass(eq=False, repr=False)
@@ -2122,6 +2377,61 @@ class ItemSuggestions(betterproto2.Message):
 
 
 default_message_pool.register_message("bubble.processing.v1", "ItemSuggestions", ItemSuggestions)
+
+
+@dataclass(eq=False, repr=False)
+class JoinItemRunInput(betterproto2.Message):
+    """
+    Input of the local activity `join_item_run`: the batch found the item's
+    workflow already open (someone else's run) and follows that run instead
+    of starting one: the run counts its outcome for this batch too, and
+    signals the batch when it finishes. Holds no window slot.
+    """
+
+    batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the batch.
+    """
+
+    item_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the item.
+    """
+
+    time: "datetime.datetime | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Workflow time of the call (deterministic on replay).
+    """
+
+
+default_message_pool.register_message("bubble.processing.v1", "JoinItemRunInput", JoinItemRunInput)
+
+
+@dataclass(eq=False, repr=False)
+class JoinItemRunOutput(betterproto2.Message):
+    """
+    Output of `join_item_run`.
+    """
+
+    joined: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
+    """
+    True when the member now follows the item's open run, or was counted
+    at once because that run had already recorded its outcome. False when
+    the item has no open run in the database (it ended and left no
+    outcome, or has not written its first step yet): start it again.
+    """
+
+    run_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Run ID of the run joined; empty when not joined.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "JoinItemRunOutput", JoinItemRunOutput
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2235,6 +2545,14 @@ class MarkItemProcessingFailedInput(betterproto2.Message):
     whose outcome the item holds, so a retry or replay writes it once.
     """
 
+    next_stage: "ProcessingStage" = betterproto2.field(
+        7, betterproto2.TYPE_ENUM, default_factory=lambda: ProcessingStage(0)
+    )
+    """
+    The stage the run enters once the write has committed (see
+    UpdateItemWithSuggestionsInput.next_stage).
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "MarkItemProcessingFailedInput", MarkItemProcessingFailedInput
@@ -2286,6 +2604,9 @@ class ProcessingError(betterproto2.Message):
       "ITEM_NOT_FOUND"    the item was deleted before or during the run.
       "TIMEOUT"           the run or a step exceeded its time limit.
       "CANCELLED"         the run was cancelled.
+      "TERMINATED"        the run was terminated in Temporal (e.g. from the
+                          Temporal CLI or UI) before it recorded an outcome;
+                          the service noticed and recorded it.
       "INTERNAL"          an unexpected error (a bug or an infrastructure
                           failure that outlived the retries).
     New codes may be added; treat an unknown code like "INTERNAL".
@@ -2375,6 +2696,187 @@ class QualityWarning(betterproto2.Message):
 
 
 default_message_pool.register_message("bubble.processing.v1", "QualityWarning", QualityWarning)
+
+
+@dataclass(eq=False, repr=False)
+class ReadBatchPageInput(betterproto2.Message):
+    """
+    Input of the local activity `read_batch_page`: the next members of a
+    batch, from the database. For a selector batch it reads the selection
+    further as needed (page by page, never all at once). The first call also
+    marks the batch RUNNING; every call records the current execution.
+    """
+
+    batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the batch.
+    """
+
+    from_position: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Position (0-based) of the first member to return.
+    """
+
+    limit: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Required. Most members to return, >= 1.
+    """
+
+    run_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Run ID of the calling execution, recorded as the batch's current run.
+    """
+
+    continued_as_new_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    How many times the batch has continued as new, recorded for status.
+    """
+
+    time: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Workflow time of the call (deterministic on replay).
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "ReadBatchPageInput", ReadBatchPageInput
+)
+
+
+@dataclass(eq=False, repr=False)
+class ReadBatchPageOutput(betterproto2.Message):
+    """
+    Output of `read_batch_page`.
+    """
+
+    item_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    Item IDs of the members at positions from_position, from_position + 1,
+    ... in order; fewer than `limit` only at the end of the batch.
+    """
+
+    exhausted: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
+    """
+    True when no member exists after the returned ones.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "ReadBatchPageOutput", ReadBatchPageOutput
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordItemRunInput(betterproto2.Message):
+    """
+    Input of the local activity `record_item_run`: one step of an item run,
+    written to the run's status in the database (the read model GetStatus and
+    WatchStatus serve). Idempotent per run and step: a retry or a replay
+    writes it once, and a run's status never moves backwards (an older step
+    arriving late changes nothing; a terminal status is final).
+    """
+
+    item_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the item.
+    """
+
+    workflow_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Required. Workflow ID of the run ("item-processing/<item_id>").
+    """
+
+    run_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    Required. Temporal run ID of the run.
+    """
+
+    batch_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    ID of the batch that started the run; empty when none.
+    """
+
+    request_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    request_id of the StartItemProcessing call that started the run.
+    """
+
+    run_start_time: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Required. When the run started (Temporal's workflow start time): the
+    run's queue time.
+    """
+
+    state: "RunState" = betterproto2.field(
+        7, betterproto2.TYPE_ENUM, default_factory=lambda: RunState(0)
+    )
+    """
+    Required. The state the run is in after this step.
+    """
+
+    stage: "ProcessingStage" = betterproto2.field(
+        8, betterproto2.TYPE_ENUM, default_factory=lambda: ProcessingStage(0)
+    )
+    """
+    Required. The stage the run is in after this step.
+    """
+
+    scheduled_start_time: "datetime.datetime | None" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    When the run is due to begin work (the start delay's end); set on the
+    first step.
+    """
+
+    error: "ProcessingError | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Why the run failed or was cancelled; set with those terminal states.
+    """
+
+    skip_reason: "SkipReason" = betterproto2.field(
+        11, betterproto2.TYPE_ENUM, default_factory=lambda: SkipReason(0)
+    )
+    """
+    Why the run did no work; set with a terminal state when it skipped.
+    """
+
+    time: "datetime.datetime | None" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Required. Workflow time of the step (deterministic on replay).
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "RecordItemRunInput", RecordItemRunInput
+)
+
+
+@dataclass(eq=False, repr=False)
+class RecordItemRunOutput(betterproto2.Message):
+    """
+    Output of `record_item_run`.
+    """
+
+    notify_batch_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    """
+    With a terminal state: the batches following this run (its own batch
+    and batches that joined it) whose workflows must be told, with the
+    `item_run_finished` signal, that it has finished. Empty otherwise.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "RecordItemRunOutput", RecordItemRunOutput
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2490,9 +2992,9 @@ class StartBatchProcessingRequest(betterproto2.Message):
 
     item_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
     """
-    Required. IDs of the items to process, 1 to 10,000. Duplicates are
-    removed, keeping the first occurrence; items are started in the order
-    given. For more items, start several batches.
+    IDs of the items to process, 1 to 10,000. Duplicates are removed,
+    keeping the first occurrence; items are started in the order given. Set
+    either this or `selector`.
     """
 
     request_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
@@ -2526,6 +3028,14 @@ class StartBatchProcessingRequest(betterproto2.Message):
     Optional. Do not notify owners when their items' runs end.
     """
 
+    selector: "ItemSelector | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The items to process, selected by the server: oldest first (creation
+    time, then item ID). Set either this or `item_ids`.
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "StartBatchProcessingRequest", StartBatchProcessingRequest
@@ -2556,7 +3066,8 @@ class StartBatchProcessingResponse(betterproto2.Message):
     accepted_item_count: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
     """
     Number of distinct item IDs accepted (item_ids after removing
-    duplicates). Equals status.progress.total.
+    duplicates), or the number of items the selector matched when the
+    batch was accepted. Equals status.progress.total at that time.
     """
 
     status: "BatchRunStatus | None" = betterproto2.field(
@@ -2737,6 +3248,15 @@ class UpdateItemWithSuggestionsInput(betterproto2.Message):
     whose result the item holds, so a retry or replay writes it once.
     """
 
+    next_stage: "ProcessingStage" = betterproto2.field(
+        7, betterproto2.TYPE_ENUM, default_factory=lambda: ProcessingStage(0)
+    )
+    """
+    The stage the run enters once the write has committed
+    (PROCESSING_STAGE_NOTIFYING when the owner is notified next), recorded
+    in the run's status in the same transaction. UNSPECIFIED: unchanged.
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "UpdateItemWithSuggestionsInput", UpdateItemWithSuggestionsInput
@@ -2773,11 +3293,9 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class WaitForItemRunInput(betterproto2.Message):
     """
-    Input of activity `wait_for_item_run`, which ItemBatchProcessingWorkflow
-    runs for an item whose item workflow was already open when the batch
-    tried to start it (started by StartItemProcessing or another batch).
-    Instead of processing the item a second time, the batch waits for that
-    run and counts its outcome. Heartbeats while it waits.
+    Input of activity `wait_for_item_run`. No longer run (a batch now joins an
+    open run with `join_item_run` instead of waiting in a window slot); kept
+    so that histories which ran it still decode.
     """
 
     workflow_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -3038,15 +3556,21 @@ class ItemProcessingServiceStub:
         `max_concurrency` open at once. The batch never fails because items
         fail; it reports them in its counters and failed item IDs.
 
-        Item IDs are not checked here (checking 10,000 IDs would make the call
-        slow, and an item can be deleted before its turn anyway): an unknown
-        item is counted as failed with code ITEM_NOT_FOUND when the batch
-        reaches it.
+        The items are either listed (`item_ids`, up to 10,000 per call) or
+        selected (`selector`, any number: the selection is read page by page
+        while the batch runs, so even a million items are accepted at once).
+        Listed item IDs are not checked here (an item can be deleted before its
+        turn anyway): an unknown item is counted as failed with code
+        ITEM_NOT_FOUND when the batch reaches it. A selector that matches no
+        item is accepted; the batch ends SUCCEEDED with total 0.
 
         Errors:
-          INVALID_ARGUMENT   item_ids empty, longer than 10,000, or containing an
-                             empty string; negative max_concurrency; malformed
-                             batch_id or request_id.
+          INVALID_ARGUMENT   neither or both of item_ids and selector; item_ids
+                             longer than 10,000 or containing an empty string; a
+                             selector with ITEM_STATUS_UNSPECIFIED, a malformed
+                             version or created_after not before created_before;
+                             negative max_concurrency; malformed batch_id or
+                             request_id.
           ALREADY_EXISTS     a batch with this batch_id exists (batch IDs are
                              never reused, so that one ID always means one set
                              of items), or request_id was used with different
@@ -3296,15 +3820,21 @@ class ItemProcessingServiceAsyncStub(betterproto2_grpclib.ServiceStub):
         `max_concurrency` open at once. The batch never fails because items
         fail; it reports them in its counters and failed item IDs.
 
-        Item IDs are not checked here (checking 10,000 IDs would make the call
-        slow, and an item can be deleted before its turn anyway): an unknown
-        item is counted as failed with code ITEM_NOT_FOUND when the batch
-        reaches it.
+        The items are either listed (`item_ids`, up to 10,000 per call) or
+        selected (`selector`, any number: the selection is read page by page
+        while the batch runs, so even a million items are accepted at once).
+        Listed item IDs are not checked here (an item can be deleted before its
+        turn anyway): an unknown item is counted as failed with code
+        ITEM_NOT_FOUND when the batch reaches it. A selector that matches no
+        item is accepted; the batch ends SUCCEEDED with total 0.
 
         Errors:
-          INVALID_ARGUMENT   item_ids empty, longer than 10,000, or containing an
-                             empty string; negative max_concurrency; malformed
-                             batch_id or request_id.
+          INVALID_ARGUMENT   neither or both of item_ids and selector; item_ids
+                             longer than 10,000 or containing an empty string; a
+                             selector with ITEM_STATUS_UNSPECIFIED, a malformed
+                             version or created_after not before created_before;
+                             negative max_concurrency; malformed batch_id or
+                             request_id.
           ALREADY_EXISTS     a batch with this batch_id exists (batch IDs are
                              never reused, so that one ID always means one set
                              of items), or request_id was used with different

@@ -1,0 +1,348 @@
+"""Batches in the read model: the batch row with its counters, and its members in start order.
+
+The service creates a batch (with its listed members, or its selector) before it starts the
+workflow, so a batch is visible from the first answer; the workflow then reads its members page
+by page (``read_page``), joins runs others opened (``join``) and ends it (``finish``). The item
+runs move the counters (``batch_counting``). Nothing here grows with the batch in memory: members
+are written and read a page at a time, and a cancelled batch's members are closed by one UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bubble.processing.v1 import item_pb2, run_pb2
+from bubble_shared.store import batch_counting, selection
+from bubble_shared.store.models import Batch, BatchItem, ItemRun
+from bubble_shared.store.run_convert import (
+    FAILED_IDS_CAP,
+    OPEN_MEMBER_STATES,
+    TERMINAL_STATE_NAMES,
+    batch_to_proto,
+    state_name,
+)
+from bubble_shared.store.sessions import StoreBase
+from bubble_shared.store.timestamps import require_aware
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    """A batch being accepted: its items listed (``item_ids``) or selected (``selector``)."""
+
+    batch_id: str
+    workflow_id: str
+    max_concurrency: int
+    item_ids: Sequence[str] = ()
+    selector: item_pb2.ItemSelector | None = None
+    request_id: str = ""
+    request_fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    item_ids: list[str]
+    exhausted: bool
+
+
+@dataclass(frozen=True)
+class FinishedBatch:
+    finished: bool
+    status: run_pb2.BatchRunStatus
+
+
+class BatchStore(StoreBase):
+    """Batches and their members, each call one short transaction."""
+
+    def create(self, new: NewBatch) -> tuple[run_pb2.BatchRunStatus, bool]:
+        """Creates the QUEUED batch with its members (listed) or its selector; returns its status
+        and True, or the existing batch's status and False when the ID is taken."""
+        if (new.selector is None) == (not new.item_ids):
+            raise ValueError("a batch lists its item IDs or has a selector, not both or neither")
+        now = self._now()
+        try:
+            with self._writes.begin() as session:
+                existing = session.get(Batch, new.batch_id)
+                if existing is not None:
+                    return _status(session, existing), False
+                row = _new_batch_row(session, new, now)
+                session.add(row)
+                session.flush()
+                if new.item_ids:
+                    _insert_members(session, new.batch_id, 0, new.item_ids)
+                return _status(session, row), True
+        except IntegrityError:
+            # A concurrent create of the same batch won.
+            status = self.get(new.batch_id)
+            if status is None:
+                raise
+            return status, False
+
+    def set_first_run(self, batch_id: str, run_id: str) -> None:
+        with self._writes.begin() as session:
+            row = session.get(Batch, batch_id, with_for_update=True)
+            if row is not None and row.first_run_id is None:
+                row.first_run_id = run_id
+                row.current_run_id = row.current_run_id or run_id
+                batch_counting.touch(row, self._now())
+
+    def request_of(self, batch_id: str) -> tuple[str, str] | None:
+        """(request_id, request fingerprint) the batch was created with; None when it does not
+        exist."""
+        with self._reads.begin() as session:
+            row = session.get(Batch, batch_id)
+            if row is None:
+                return None
+            return row.request_id or "", row.request_fingerprint or ""
+
+    def delete(self, batch_id: str) -> None:
+        """Removes a batch whose workflow could not be started (it never ran)."""
+        with self._writes.begin() as session:
+            row = session.get(Batch, batch_id)
+            if row is not None and row.state == "QUEUED" and row.first_run_id is None:
+                session.delete(row)
+
+    def get(self, batch_id: str) -> run_pb2.BatchRunStatus | None:
+        with self._reads.begin() as session:
+            row = session.get(Batch, batch_id)
+            return None if row is None else _status(session, row)
+
+    def versions(self, batch_ids: Iterable[str]) -> dict[str, int]:
+        """The row version of each batch that exists: what a watcher polls."""
+        ids = list(batch_ids)
+        if not ids:
+            return {}
+        query = select(Batch.batch_id, Batch.version).where(Batch.batch_id.in_(ids))
+        with self._reads.begin() as session:
+            return dict(session.execute(query).tuples().all())
+
+    def read_page(
+        self,
+        batch_id: str,
+        *,
+        from_position: int,
+        limit: int,
+        run_id: str,
+        continued_as_new_count: int,
+        time: datetime,
+    ) -> BatchPage:
+        """The members at positions [from_position, from_position + limit), reading a selector
+        further first when needed; marks the batch RUNNING and records the current execution."""
+        if from_position < 0 or limit < 1:
+            raise ValueError("from_position must be >= 0 and limit >= 1")
+        now = self._now()
+        with self._writes.begin() as session:
+            batch = session.get(Batch, batch_id, with_for_update=True)
+            if batch is None:
+                raise LookupError(f"batch {batch_id!r} does not exist")
+            if batch.state == "QUEUED":
+                batch.state = "RUNNING"
+                batch.start_time = require_aware(time, "time")
+            batch.first_run_id = batch.first_run_id or run_id
+            batch.current_run_id = run_id
+            batch.continued_as_new_count = max(
+                batch.continued_as_new_count, continued_as_new_count
+            )
+            _select_up_to(session, batch, from_position + limit)
+            query = (
+                select(BatchItem.item_id)
+                .where(
+                    BatchItem.batch_id == batch_id,
+                    BatchItem.position >= from_position,
+                    BatchItem.position < from_position + limit,
+                )
+                .order_by(BatchItem.position)
+            )
+            item_ids = list(session.scalars(query))
+            exhausted = batch.selection_complete and from_position + len(item_ids) >= (
+                batch.member_count
+            )
+            batch_counting.touch(batch, now)
+            return BatchPage(item_ids=item_ids, exhausted=exhausted)
+
+    def join(self, batch_id: str, item_id: str) -> str:
+        """Makes the member follow the item's open run (someone else's); its run ID, or "" when
+        the item has no open run in the read model. Idempotent: a member already following a
+        run (or already counted) returns that run."""
+        now = self._now()
+        with self._writes.begin() as session:
+            member = _lock_member(session, batch_id, item_id)
+            if member.state != "PENDING":
+                return member.run_id or ""
+            latest = session.scalars(
+                select(ItemRun)
+                .where(ItemRun.item_id == item_id)
+                .order_by(ItemRun.queue_time.desc(), ItemRun.run_id.desc())
+                .limit(1)
+            ).one_or_none()
+            if latest is None or latest.state in TERMINAL_STATE_NAMES:
+                return ""
+            batch_counting.start_member(
+                session, batch_id=batch_id, item_id=item_id, run_id=latest.run_id, now=now
+            )
+            return latest.run_id
+
+    def finish(
+        self,
+        batch_id: str,
+        *,
+        state: run_pb2.RunState.ValueType,
+        time: datetime,
+        error: run_pb2.ProcessingError | None = None,
+    ) -> FinishedBatch:
+        """Ends the batch. SUCCEEDED only once every member has an outcome (else nothing is
+        written and ``finished`` is False); CANCELLED, FAILED and TIMED_OUT count every member
+        without an outcome as cancelled and stop reading the selection. A terminal batch is
+        final: finishing it again returns it unchanged."""
+        name = state_name(state)
+        if name not in TERMINAL_STATE_NAMES:
+            raise ValueError(f"{name} is not a terminal batch state")
+        now = self._now()
+        with self._writes.begin() as session:
+            if name != "SUCCEEDED":
+                # Members first, then the batch row: the lock order of batch_counting.
+                _cancel_open_members(session, batch_id, now)
+            batch = session.get(Batch, batch_id, with_for_update=True)
+            if batch is None:
+                raise LookupError(f"batch {batch_id!r} does not exist")
+            if batch.state in TERMINAL_STATE_NAMES:
+                return FinishedBatch(True, _status(session, batch))
+            if name == "SUCCEEDED" and (
+                not batch.selection_complete or _open_members(session, batch_id) > 0
+            ):
+                return FinishedBatch(False, _status(session, batch))
+            batch.selection_complete = True
+            batch.total = batch.member_count
+            batch.state = name
+            batch.close_time = require_aware(time, "time")
+            if error is not None and error.code:
+                batch.error_code = error.code
+                batch.error_message = error.message
+            batch_counting.touch(batch, now)
+            return FinishedBatch(True, _status(session, batch))
+
+    def open_batches_unchanged_since(self, moment: datetime, limit: int) -> list[str]:
+        """IDs of open batches whose row has not changed since ``moment``, oldest first."""
+        query = (
+            select(Batch.batch_id)
+            .where(Batch.state.in_(("QUEUED", "RUNNING")), Batch.update_time < moment)
+            .order_by(Batch.update_time)
+            .limit(limit)
+        )
+        with self._reads.begin() as session:
+            return list(session.scalars(query))
+
+
+def _new_batch_row(session: Session, new: NewBatch, now: datetime) -> Batch:
+    if new.selector is not None:
+        total = selection.count_selection(session, new.selector, accepted_at=now)
+        members = 0
+        selector: bytes | None = new.selector.SerializeToString(deterministic=True)
+    else:
+        total = members = len(new.item_ids)
+        selector = None
+    return Batch(
+        batch_id=new.batch_id,
+        workflow_id=new.workflow_id,
+        request_id=new.request_id or None,
+        request_fingerprint=new.request_fingerprint or None,
+        state="QUEUED",
+        max_concurrency=new.max_concurrency,
+        continued_as_new_count=0,
+        total=total,
+        running=0,
+        succeeded=0,
+        failed=0,
+        cancelled=0,
+        skipped=0,
+        member_count=members,
+        selector=selector,
+        selection_complete=selector is None,
+        queue_time=now,
+        update_time=now,
+        version=1,
+    )
+
+
+def _insert_members(session: Session, batch_id: str, first: int, item_ids: Sequence[str]) -> None:
+    if item_ids:
+        session.execute(
+            insert(BatchItem),
+            [
+                {"batch_id": batch_id, "position": first + offset, "item_id": item_id,
+                 "state": "PENDING"}
+                for offset, item_id in enumerate(item_ids)
+            ],
+        )
+
+
+def _select_up_to(session: Session, batch: Batch, wanted: int) -> None:
+    """Reads the batch's selector further until it has ``wanted`` members or is exhausted."""
+    if batch.selection_complete or batch.member_count >= wanted or batch.selector is None:
+        return
+    selector = item_pb2.ItemSelector.FromString(batch.selector)
+    after = None
+    if batch.selection_cursor_time is not None and batch.selection_cursor_item_id is not None:
+        after = (batch.selection_cursor_time, batch.selection_cursor_item_id)
+    limit = wanted - batch.member_count
+    found = selection.next_selected(
+        session, selector, accepted_at=batch.queue_time, after=after, limit=limit
+    )
+    _insert_members(session, batch.batch_id, batch.member_count, [item for item, _ in found])
+    batch.member_count += len(found)
+    if found:
+        batch.selection_cursor_item_id, batch.selection_cursor_time = found[-1]
+    if len(found) < limit:
+        batch.selection_complete = True
+        batch.total = batch.member_count
+
+
+def _lock_member(session: Session, batch_id: str, item_id: str) -> BatchItem:
+    query = select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.item_id == item_id)
+    member = session.scalars(query.with_for_update()).one_or_none()
+    if member is None:
+        raise LookupError(f"item {item_id!r} is not a member of batch {batch_id!r}")
+    return member
+
+
+def _open_members(session: Session, batch_id: str) -> int:
+    query = select(func.count()).where(
+        BatchItem.batch_id == batch_id, BatchItem.state.in_(OPEN_MEMBER_STATES)
+    )
+    return int(session.scalar(query) or 0)
+
+
+def _cancel_open_members(session: Session, batch_id: str, now: datetime) -> None:
+    """Counts every member without an outcome as cancelled, in one UPDATE per state."""
+    counts: dict[str, int] = {}
+    for state in OPEN_MEMBER_STATES:
+        result = session.execute(
+            update(BatchItem)
+            .where(BatchItem.batch_id == batch_id, BatchItem.state == state)
+            .values(state="CANCELLED", finish_time=now)
+            .execution_options(synchronize_session=False)
+        )
+        counts[state] = result.rowcount  # type: ignore[attr-defined]
+    if not any(counts.values()):
+        return
+    batch = session.get(Batch, batch_id, with_for_update=True)
+    if batch is None:
+        return
+    batch.running -= counts["RUNNING"]
+    batch.cancelled += counts["PENDING"] + counts["RUNNING"]
+    batch_counting.touch(batch, now)
+
+
+def _status(session: Session, row: Batch) -> run_pb2.BatchRunStatus:
+    failed = session.scalars(
+        select(BatchItem.item_id)
+        .where(BatchItem.batch_id == row.batch_id, BatchItem.state == "FAILED")
+        .order_by(BatchItem.finish_time, BatchItem.position)
+        .limit(FAILED_IDS_CAP + 1)
+    )
+    return batch_to_proto(row, list(failed))
