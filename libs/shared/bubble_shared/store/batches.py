@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from bubble.processing.v1 import item_pb2, run_pb2
 from bubble_shared.store import batch_counting, selection
+from bubble_shared.store.keyset import after_row, chunks
 from bubble_shared.store.models import Batch, BatchItem, ItemRun
 from bubble_shared.store.run_convert import (
     FAILED_IDS_CAP,
     OPEN_MEMBER_STATES,
     TERMINAL_STATE_NAMES,
+    Stored,
     batch_to_proto,
     state_name,
 )
@@ -83,13 +85,18 @@ class BatchStore(StoreBase):
                 raise
             return status, False
 
-    def set_first_run(self, batch_id: str, run_id: str) -> None:
+    def set_first_run(self, batch_id: str, run_id: str) -> str:
+        """Records the run ID of the batch's first execution, unless one is recorded already;
+        returns the recorded one ("" when the batch does not exist or none is known)."""
         with self._writes.begin() as session:
             row = session.get(Batch, batch_id, with_for_update=True)
-            if row is not None and row.first_run_id is None:
+            if row is None:
+                return ""
+            if row.first_run_id is None and run_id:
                 row.first_run_id = run_id
                 row.current_run_id = row.current_run_id or run_id
                 batch_counting.touch(row, self._now())
+            return row.first_run_id or ""
 
     def request_of(self, batch_id: str) -> tuple[str, str] | None:
         """(request_id, request fingerprint) the batch was created with; None when it does not
@@ -108,18 +115,30 @@ class BatchStore(StoreBase):
                 session.delete(row)
 
     def get(self, batch_id: str) -> run_pb2.BatchRunStatus | None:
+        stored = self.read(batch_id)
+        return None if stored is None else stored.status
+
+    def read(self, batch_id: str) -> Stored[run_pb2.BatchRunStatus] | None:
+        """The batch's status with its row's version and last change; None when it does not
+        exist."""
         with self._reads.begin() as session:
             row = session.get(Batch, batch_id)
-            return None if row is None else _status(session, row)
+            if row is None:
+                return None
+            return Stored(_status(session, row), row.version, row.update_time)
 
     def versions(self, batch_ids: Iterable[str]) -> dict[str, int]:
-        """The row version of each batch that exists: what a watcher polls."""
+        """The row version of each batch that exists: what a watcher polls. One query per
+        ``VERSIONS_CHUNK`` IDs, in one transaction."""
         ids = list(batch_ids)
+        found: dict[str, int] = {}
         if not ids:
-            return {}
-        query = select(Batch.batch_id, Batch.version).where(Batch.batch_id.in_(ids))
+            return found
         with self._reads.begin() as session:
-            return dict(session.execute(query).tuples().all())
+            for chunk in chunks(ids):
+                query = select(Batch.batch_id, Batch.version).where(Batch.batch_id.in_(chunk))
+                found.update(session.execute(query).tuples().all())
+        return found
 
     def read_page(
         self,
@@ -226,14 +245,19 @@ class BatchStore(StoreBase):
             batch_counting.touch(batch, now)
             return FinishedBatch(True, _status(session, batch))
 
-    def open_batches_unchanged_since(self, moment: datetime, limit: int) -> list[str]:
-        """IDs of open batches whose row has not changed since ``moment``, oldest first."""
+    def open_batches_unchanged_since(
+        self, moment: datetime, limit: int, *, after_batch_id: str | None = None
+    ) -> list[str]:
+        """IDs of open batches whose row has not changed since ``moment``, oldest first;
+        ``after_batch_id`` continues after that batch (as ``open_runs_unchanged_since``)."""
         query = (
             select(Batch.batch_id)
             .where(Batch.state.in_(("QUEUED", "RUNNING")), Batch.update_time < moment)
-            .order_by(Batch.update_time)
+            .order_by(Batch.update_time, Batch.batch_id)
             .limit(limit)
         )
+        if after_batch_id is not None:
+            query = query.where(after_row(Batch.update_time, Batch.batch_id, after_batch_id))
         with self._reads.begin() as session:
             return list(session.scalars(query))
 

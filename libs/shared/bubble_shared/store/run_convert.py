@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
 
 from bubble.processing.v1 import run_pb2
 from bubble_shared.store.convert import stage_value, timestamp
@@ -14,6 +17,19 @@ TERMINAL_STATE_NAMES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT
 OPEN_MEMBER_STATES = ("PENDING", "RUNNING")
 FAILED_IDS_CAP = 1000
 """A batch status lists at most this many failed item IDs."""
+
+S = TypeVar("S", run_pb2.ItemRunStatus, run_pb2.BatchRunStatus)
+
+
+@dataclass(frozen=True)
+class Stored(Generic[S]):
+    """A status as its row holds it, with the row's ``version`` (bumped by every change: what a
+    watcher compares) and ``update_time`` (when it last changed: how stale an open run looks)."""
+
+    status: S
+    version: int
+    update_time: datetime
+
 
 _MEMBER_STATE_OF_RUN: Mapping[str, str] = {
     "SUCCEEDED": "SUCCEEDED",

@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 from bubble.processing.v1 import analysis_pb2, run_pb2
 from bubble_shared.store import batch_counting
 from bubble_shared.store.convert import stage_name, stage_value
+from bubble_shared.store.keyset import after_row, chunks
 from bubble_shared.store.models import ItemRun
 from bubble_shared.store.run_convert import (
     TERMINAL_STATE_NAMES,
+    Stored,
     item_run_to_proto,
     member_state_of,
     skip_reason_name,
@@ -169,12 +171,21 @@ class RunRecords(StoreBase):
             )
 
     def get(self, run_id: str) -> run_pb2.ItemRunStatus | None:
+        stored = self.read(run_id)
+        return None if stored is None else stored.status
+
+    def read(self, run_id: str) -> Stored[run_pb2.ItemRunStatus] | None:
+        """The run's status with its row's version and last change; None when it has no row."""
         with self._reads.begin() as session:
-            row = session.get(ItemRun, run_id)
-            return None if row is None else item_run_to_proto(row)
+            return _stored(session.get(ItemRun, run_id))
 
     def latest_of_item(self, item_id: str) -> run_pb2.ItemRunStatus | None:
         """The item's most recent run (by queue time), open or closed; None when it never ran."""
+        stored = self.read_latest_of_item(item_id)
+        return None if stored is None else stored.status
+
+    def read_latest_of_item(self, item_id: str) -> Stored[run_pb2.ItemRunStatus] | None:
+        """``latest_of_item`` with the row's version and last change."""
         query = (
             select(ItemRun)
             .where(ItemRun.item_id == item_id)
@@ -182,8 +193,7 @@ class RunRecords(StoreBase):
             .limit(1)
         )
         with self._reads.begin() as session:
-            row = session.scalars(query).one_or_none()
-            return None if row is None else item_run_to_proto(row)
+            return _stored(session.scalars(query).one_or_none())
 
     def started_by_request(self, item_id: str, request_id: str) -> run_pb2.ItemRunStatus | None:
         """The item's run that the request with this request_id started, if any."""
@@ -195,22 +205,42 @@ class RunRecords(StoreBase):
             return None if row is None else item_run_to_proto(row)
 
     def versions(self, run_ids: Iterable[str]) -> dict[str, int]:
-        """The row version of each run that exists: what a watcher polls."""
+        """The row version of each run that exists: what a watcher polls. One query per
+        ``VERSIONS_CHUNK`` IDs, in one transaction."""
         ids = list(run_ids)
+        found: dict[str, int] = {}
         if not ids:
-            return {}
-        query = select(ItemRun.run_id, ItemRun.version).where(ItemRun.run_id.in_(ids))
+            return found
         with self._reads.begin() as session:
-            return dict(session.execute(query).tuples().all())
+            for chunk in chunks(ids):
+                query = select(ItemRun.run_id, ItemRun.version).where(ItemRun.run_id.in_(chunk))
+                found.update(session.execute(query).tuples().all())
+        return found
 
-    def open_runs_unchanged_since(self, moment: datetime, limit: int) -> list[tuple[str, str]]:
+    def open_runs_unchanged_since(
+        self, moment: datetime, limit: int, *, after_run_id: str | None = None
+    ) -> list[tuple[str, str]]:
         """(workflow_id, run_id) of open runs whose row has not changed since ``moment``, oldest
-        first: the candidates for reconciliation with Temporal."""
+        first: the candidates for reconciliation with Temporal.
+
+        ``after_run_id`` (the last run of the previous page) continues after that run, so that a
+        sweep walks through every stale run over successive pages instead of seeing the same
+        oldest ones again; a page past the end is empty.
+        """
         query = (
             select(ItemRun.workflow_id, ItemRun.run_id)
             .where(ItemRun.state.in_(("QUEUED", "RUNNING")), ItemRun.update_time < moment)
-            .order_by(ItemRun.update_time)
+            .order_by(ItemRun.update_time, ItemRun.run_id)
             .limit(limit)
         )
+        if after_run_id is not None:
+            query = query.where(after_row(ItemRun.update_time, ItemRun.run_id, after_run_id))
         with self._reads.begin() as session:
             return list(session.execute(query).tuples().all())
+
+
+def _stored(row: ItemRun | None) -> Stored[run_pb2.ItemRunStatus] | None:
+    if row is None:
+        return None
+    return Stored(item_run_to_proto(row), row.version, row.update_time)
+
