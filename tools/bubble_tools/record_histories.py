@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,11 +27,12 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from bubble.processing.v1 import activities_pb2, workflows_pb2
+from bubble_shared.store import create_engine, upgrade
 from bubble_shared.temporal import names
 from bubble_shared.testing.temporal_servers import start_time_skipping_server
 from bubble_tools.repo import find_repo_root
 from bubble_worker.testing.fakes import FakeActivities, Harness, image_rejected, running_harness
-from bubble_worker.workflows import ItemBatchProcessingWorkflow, ItemImageProcessingWorkflow
+from bubble_worker.workflows import ItemImageProcessingWorkflow
 
 HISTORIES_DIR = Path("tests/replay/histories")
 
@@ -50,23 +52,6 @@ async def _item(
         ItemImageProcessingWorkflow.run,
         request,
         id=names.item_workflow_id(item_id),
-        task_queue=harness.task_queue,
-    )
-
-
-async def _batch(
-    harness: Harness, batch_id: str, item_ids: list[str], *, items_per_run: int = 0
-) -> WorkflowHandle[ItemBatchProcessingWorkflow, workflows_pb2.ItemBatchProcessingWorkflowOutput]:
-    return await harness.client.start_workflow(
-        ItemBatchProcessingWorkflow.run,
-        workflows_pb2.ItemBatchProcessingWorkflowInput(
-            batch_id=batch_id,
-            item_ids=item_ids,
-            max_concurrency=2,
-            items_per_run=items_per_run,
-            analysis_task_queue=harness.analysis_task_queue,
-        ),
-        id=names.batch_workflow_id(batch_id),
         task_queue=harness.task_queue,
     )
 
@@ -101,31 +86,46 @@ async def item_cancelled_while_queued(harness: Harness) -> Recorded:
 async def batch_continues_as_new(harness: Harness) -> Recorded:
     prefix = uuid.uuid4().hex[:6]
     item_ids = [f"{prefix}-{index}" for index in range(5)]
+    harness.fakes.analyze_delay_seconds = 0.2
 
     def reject_last(request: activities_pb2.AnalyzeItemImagesInput, _: int) -> None:
         if request.item_id == item_ids[-1]:
             raise image_rejected()
 
     harness.fakes.analyze = reject_last
-    handle = await _batch(harness, f"batch-{prefix}", item_ids, items_per_run=3)
+    handle = await harness.start_batch(item_ids, items_per_run=3, max_concurrency=2)
     await handle.result()
     first_run = harness.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
     return [("batch_first_run_continues_as_new", first_run), ("batch_last_run", handle)]
 
 
-async def batch_waits_for_an_open_item_run(harness: Harness) -> Recorded:
+async def batch_joins_an_open_item_run(harness: Harness) -> Recorded:
     prefix = uuid.uuid4().hex[:6]
     item_ids = [f"{prefix}-{index}" for index in range(2)]
     open_run = await _item(harness, item_ids[0], start_delay=Duration(seconds=3600))
-    batch = await _batch(harness, f"batch-{prefix}", item_ids)
-    while not any(
-        event.activity_task_scheduled_event_attributes.activity_type.name == names.WAIT_FOR_ITEM_RUN
-        for event in (await batch.fetch_history()).events
-    ):
+    while harness.runs.latest_of_item(item_ids[0]) is None:
         await asyncio.sleep(0.05)
+    batch = await harness.start_batch(item_ids, max_concurrency=1)
+    status = harness.batches.get(names.batch_id_from_workflow_id(batch.id) or "")
+    while status is None or status.progress.succeeded < 1:
+        await asyncio.sleep(0.05)
+        status = harness.batches.get(names.batch_id_from_workflow_id(batch.id) or "")
     await open_run.cancel()
     await batch.result()
-    return [("batch_waits_for_an_open_item_run", batch)]
+    return [("batch_joins_an_open_item_run", batch)]
+
+
+async def batch_cancelled(harness: Harness) -> Recorded:
+    prefix = uuid.uuid4().hex[:6]
+    harness.fakes.analyze_delay_seconds = 3600
+    item_ids = [f"{prefix}-{index}" for index in range(3)]
+    batch = await harness.start_batch(item_ids, max_concurrency=2)
+    while len(harness.fakes.analyze_calls) < 2:
+        await asyncio.sleep(0.05)
+    await batch.cancel()
+    with contextlib.suppress(WorkflowFailureError):  # ending cancelled is the point
+        await batch.result()
+    return [("batch_cancelled", batch)]
 
 
 SCENARIOS: list[Scenario] = [
@@ -133,19 +133,28 @@ SCENARIOS: list[Scenario] = [
     item_fails_on_a_bad_image,
     item_cancelled_while_queued,
     batch_continues_as_new,
-    batch_waits_for_an_open_item_run,
+    batch_joins_an_open_item_run,
+    batch_cancelled,
 ]
 
 
 async def record(env: WorkflowEnvironment, out_dir: Path) -> list[Path]:
     written: list[Path] = []
-    for scenario in SCENARIOS:
-        async with running_harness(env, FakeActivities()) as harness:
-            for name, handle in await scenario(harness):
-                history = await handle.fetch_history()
-                path = out_dir / f"{name}.json"
-                path.write_text(history.to_json() + "\n")
-                written.append(path)
+    with tempfile.TemporaryDirectory() as scratch:
+        # The read-model activities are real: they need a database (a throwaway SQLite file).
+        url = f"sqlite:///{Path(scratch) / 'read-model.db'}"
+        upgrade(url)
+        engine = create_engine(url)
+        try:
+            for scenario in SCENARIOS:
+                async with running_harness(env, FakeActivities(), engine) as harness:
+                    for name, handle in await scenario(harness):
+                        history = await handle.fetch_history()
+                        path = out_dir / f"{name}.json"
+                        path.write_text(history.to_json() + "\n")
+                        written.append(path)
+        finally:
+            engine.dispose()
     return written
 
 

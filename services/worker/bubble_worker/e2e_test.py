@@ -23,7 +23,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from bubble.processing.v1 import activities_pb2, item_pb2, run_pb2, workflows_pb2
 from bubble_shared.settings import StoreSettings, TemporalSettings
-from bubble_shared.store import ItemStore, NewImage, NotificationStore, create_engine
+from bubble_shared.store import (
+    BatchStore,
+    ItemStore,
+    NewBatch,
+    NewImage,
+    NotificationStore,
+    RunRecords,
+    create_engine,
+)
 from bubble_shared.temporal import names
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 from bubble_shared.testing.ports import free_port
@@ -38,6 +46,8 @@ class System:
     client: Client
     store: ItemStore
     notifications: NotificationStore
+    runs: RunRecords
+    batches: BatchStore
     settings: WorkerSettings
     media_root: Path
     webhook: WebhookReceiver
@@ -101,6 +111,8 @@ async def system(
                 dev_server.client,
                 ItemStore(engine),
                 NotificationStore(engine),
+                RunRecords(engine),
+                BatchStore(engine),
                 settings,
                 media_root,
                 receiver,
@@ -148,22 +160,34 @@ async def test_a_bad_item_fails_alone_in_a_batch(system: System) -> None:
     bad = system.item(images.truncated_jpeg(items_dir / "bad.jpg"))
     item_ids = [good[0].item_id, bad.item_id, good[1].item_id, good[2].item_id]
     batch_id = uuid.uuid4().hex
+    workflow_id = names.batch_workflow_id(batch_id)
+    system.batches.create(NewBatch(batch_id, workflow_id, 2, item_ids=item_ids))
 
     output = await system.client.execute_workflow(
         names.BATCH_WORKFLOW,
         workflows_pb2.ItemBatchProcessingWorkflowInput(
             batch_id=batch_id,
-            item_ids=item_ids,
             max_concurrency=2,
             analysis_task_queue=system.settings.temporal.analysis_task_queue,
         ),
-        id=names.batch_workflow_id(batch_id),
+        id=workflow_id,
         task_queue=system.settings.temporal.task_queue,
         result_type=workflows_pb2.ItemBatchProcessingWorkflowOutput,
     )
 
     assert (output.total, output.succeeded, output.failed) == (4, 3, 1)
     assert list(output.failed_item_ids) == [bad.item_id]
+    status = system.batches.get(batch_id)
+    assert status is not None
+    assert status.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert (status.progress.succeeded, status.progress.failed) == (3, 1)
+    bad_run = system.runs.latest_of_item(bad.item_id)
+    assert bad_run is not None
+    assert (bad_run.state, bad_run.error.code) == (run_pb2.RUN_STATE_FAILED, "IMAGE_CORRUPT")
+    good_run = system.runs.latest_of_item(good[0].item_id)
+    assert good_run is not None
+    assert good_run.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert good_run.result == system.store.get_item(good[0].item_id).suggestions
     failed = system.store.get_item(bad.item_id)
     assert failed.status == item_pb2.ITEM_STATUS_FAILED
     assert failed.last_error.code == "IMAGE_CORRUPT"

@@ -10,12 +10,19 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bubble_shared.store import AnalysisCache, ItemStore, NotificationStore, RunWrites
+from bubble_shared.store import (
+    AnalysisCache,
+    BatchStore,
+    ItemStore,
+    NotificationStore,
+    RunRecords,
+    RunWrites,
+)
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
 from bubble_worker.activities.item_writes import ItemWrites
 from bubble_worker.activities.notify import Notifications
-from bubble_worker.activities.run_watch import RunWatch
+from bubble_worker.activities.read_model import ReadModelWrites
 from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.workflows import WORKFLOWS
@@ -61,6 +68,7 @@ def build_workers(
                 )
             )
         writes = ItemWrites(run_writes=run_writes)
+        read_model = ReadModelWrites(runs=RunRecords(engine), batches=BatchStore(engine))
         notifications = Notifications(
             items=ItemStore(engine),
             notifications=NotificationStore(engine),
@@ -75,7 +83,7 @@ def build_workers(
                     writes.update_item_with_suggestions,
                     writes.mark_item_processing_failed,
                     notifications.send_processing_notification,
-                    RunWatch(client=client).wait_for_item_run,
+                    *read_model.activities(),
                 ],
                 activity_executor=resources.activity_threads,
                 max_concurrent_activities=settings.max_concurrent_activities,

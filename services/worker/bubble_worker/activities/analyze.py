@@ -70,6 +70,7 @@ class AnalyzeItemImages:
                 run_id=request.run_id,
                 run_start_time=request.run_start_time.ToDatetime(tzinfo=UTC),
                 force=request.force,
+                attempt=activity.info().attempt,
             )
         except ItemNotFoundError:
             raise processing_failure(

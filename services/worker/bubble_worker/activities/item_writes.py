@@ -33,6 +33,7 @@ class ItemWrites:
             run_start_time=request.run_start_time.ToDatetime(tzinfo=UTC),
             analysis=request.analysis,
             suggestions=request.suggestions,
+            next_stage=request.next_stage,
         )
         _log_outcome("suggestions", request.item_id, outcome)
         return activities_pb2.UpdateItemWithSuggestionsOutput(
@@ -51,6 +52,7 @@ class ItemWrites:
             run_start_time=request.run_start_time.ToDatetime(tzinfo=UTC),
             error=request.error,
             cancelled=request.cancelled,
+            next_stage=request.next_stage,
         )
         _log_outcome("cancellation" if request.cancelled else "failure", request.item_id, outcome)
         return activities_pb2.MarkItemProcessingFailedOutput(

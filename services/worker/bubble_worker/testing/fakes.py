@@ -10,18 +10,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import Engine
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2
+from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
+from bubble_shared.store import BatchStore, NewBatch, RunRecords
 from bubble_shared.temporal import names
 from bubble_worker.activities.errors import processing_failure
-from bubble_worker.activities.run_watch import RunWatch
+from bubble_worker.activities.read_model import ReadModelWrites
 from bubble_worker.workflows import WORKFLOWS
 
 AnalyzeBehaviour = Callable[
@@ -115,19 +119,44 @@ class Harness:
     fakes: FakeActivities
     task_queue: str
     analysis_task_queue: str
+    runs: RunRecords
+    batches: BatchStore
 
     @property
     def client(self) -> Client:
         return self.env.client
 
+    async def start_batch(
+        self, item_ids: list[str], **fields: Any
+    ) -> WorkflowHandle[Any, workflows_pb2.ItemBatchProcessingWorkflowOutput]:
+        """Creates the batch in the read model (as the service does), then starts its workflow."""
+        batch_id = f"batch-{uuid.uuid4().hex[:8]}"
+        workflow_id = names.batch_workflow_id(batch_id)
+        concurrency = int(fields.get("max_concurrency", 0)) or 50
+        self.batches.create(
+            NewBatch(batch_id, workflow_id, concurrency, item_ids=list(dict.fromkeys(item_ids)))
+        )
+        return await self.client.start_workflow(
+            names.BATCH_WORKFLOW,
+            workflows_pb2.ItemBatchProcessingWorkflowInput(
+                batch_id=batch_id, analysis_task_queue=self.analysis_task_queue, **fields
+            ),
+            id=workflow_id,
+            task_queue=self.task_queue,
+            result_type=workflows_pb2.ItemBatchProcessingWorkflowOutput,
+        )
+
 
 @asynccontextmanager
 async def running_harness(
-    env: WorkflowEnvironment, fakes: FakeActivities
+    env: WorkflowEnvironment, fakes: FakeActivities, engine: Engine
 ) -> AsyncIterator[Harness]:
-    """Workflows and stand-in activities on their real two-queue layout, on fresh queues."""
+    """Workflows and stand-in activities on their real two-queue layout, on fresh queues; the
+    read-model activities are the real ones, on ``engine`` (a migrated database)."""
     suffix = uuid.uuid4().hex[:8]
-    harness = Harness(env, fakes, f"items-{suffix}", f"analysis-{suffix}")
+    runs, batches = RunRecords(engine), BatchStore(engine)
+    harness = Harness(env, fakes, f"items-{suffix}", f"analysis-{suffix}", runs, batches)
+    read_model = ReadModelWrites(runs=runs, batches=batches)
     async with (
         Worker(
             env.client,
@@ -137,9 +166,9 @@ async def running_harness(
                 fakes.update_item_with_suggestions,
                 fakes.mark_item_processing_failed,
                 fakes.send_processing_notification,
-                # Real: it only talks to Temporal.
-                RunWatch(client=env.client).wait_for_item_run,
+                *read_model.activities(),
             ],
+            activity_executor=_THREADS,
         ),
         Worker(
             env.client,
@@ -148,3 +177,7 @@ async def running_harness(
         ),
     ):
         yield harness
+
+
+# The read-model activities are synchronous (database transactions): they run on threads.
+_THREADS = ThreadPoolExecutor(8, thread_name_prefix="read-model")

@@ -1,166 +1,249 @@
-"""ItemBatchProcessingWorkflow: many items through ItemImageProcessingWorkflow, a window at a time.
+"""ItemBatchProcessingWorkflow: many items through ItemImageProcessingWorkflow, in a sliding window.
 
-Each item runs as a child workflow whose id is the item's own workflow id, so an item that already
-has an open run (started by StartItemProcessing or by another batch) is never processed twice at
-once: that start fails with "already started", and the batch waits for the open run instead
-(activity ``wait_for_item_run``) and counts its outcome. One item failing never fails the batch.
+The members and counters live in the database: the workflow reads its members a page at a time
+(``read_batch_page``) and starts one child per member with at most ``max_concurrency`` open,
+starting the next one as soon as a child reports its end. Each child runs under the item's own
+workflow id, so an item someone else is already processing is never processed twice at once: the
+start fails with "already started" and the batch joins that run (``join_item_run``) without
+holding a slot; the run counts its outcome for the batch and tells it when it ends.
 
-An execution starts at most ``items_per_run`` children (fewer when Temporal suggests it), waits
-for them, then continues as new with the items left, so the history stays bounded however large
-the batch is.
+Children report to the batch's workflow id (signal ``item_run_finished``), not to the execution
+that started them, so the batch continues as new every ``items_per_run`` children with its open
+children carried over (parent close policy ABANDON): the window never drains at a page boundary
+and each execution's history stays bounded. One item failing never fails the batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from temporalio import workflow
-from temporalio.exceptions import (
-    ChildWorkflowError,
-    WorkflowAlreadyStartedError,
-    is_cancelled_exception,
-)
+from temporalio.exceptions import WorkflowAlreadyStartedError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
+    from bubble_worker.workflows.steps import timestamp
 
-FAILED_IDS_IN_PROGRESS = 1000
-"""The progress query lists at most this many failed ids (the output lists them all)."""
+Input = workflows_pb2.ItemBatchProcessingWorkflowInput
+Output = workflows_pb2.ItemBatchProcessingWorkflowOutput
 
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class ItemBatchProcessingWorkflow:
     def __init__(self) -> None:
-        self._state = workflows_pb2.ItemBatchProcessingWorkflowInput()
-        self._running = 0
+        self._state = Input()
+        # Open children: item id -> run id ("" for children an earlier execution started).
+        self._open: dict[str, str] = {}
+        # Runs that reported their end before their start was seen here (same activation).
+        self._ended_early: set[str] = set()
+        self._reports = 0
+        self._all_started = False
+
+    @workflow.signal(name=names.ITEM_RUN_FINISHED_SIGNAL)
+    def item_run_finished(self, signal: workflows_pb2.ItemRunFinishedSignal) -> None:
+        self._reports += 1
+        if signal.item_id in self._open and self._open[signal.item_id] in ("", signal.run_id):
+            del self._open[signal.item_id]
+        else:
+            self._ended_early.add(signal.run_id)
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def get_progress(self) -> workflows_pb2.ItemBatchProcessingProgress:
         state = self._state
-        progress = workflows_pb2.ItemBatchProcessingProgress(
+        return workflows_pb2.ItemBatchProcessingProgress(
             batch_id=state.batch_id,
             max_concurrency=state.max_concurrency,
             continued_as_new_count=state.continued_as_new_count,
-            batch_start_time=state.batch_start_time,
-            failed_item_ids=state.failed_item_ids[:FAILED_IDS_IN_PROGRESS],
-            failed_item_ids_truncated=len(state.failed_item_ids) > FAILED_IDS_IN_PROGRESS,
+            open_children=len(self._open),
+            next_position=state.next_position,
+            all_started=self._all_started,
         )
-        counted = progress.progress
-        counted.total = state.total_item_count
-        counted.running = self._running
-        counted.succeeded = state.succeeded_count
-        counted.failed = state.failed_count
-        counted.cancelled = state.cancelled_count
-        counted.skipped = state.skipped_count
-        counted.pending = state.total_item_count - (
-            self._running
-            + state.succeeded_count
-            + state.failed_count
-            + state.cancelled_count
-            + state.skipped_count
-        )
-        return progress
 
     @workflow.run
-    async def run(
-        self, request: workflows_pb2.ItemBatchProcessingWorkflowInput
-    ) -> workflows_pb2.ItemBatchProcessingWorkflowOutput:
+    async def run(self, request: Input) -> Output:
         state = self._state
         state.CopyFrom(request)
-        if not state.HasField("batch_start_time"):
-            state.batch_start_time.FromDatetime(workflow.info().workflow_start_time)
-        if state.total_item_count == 0:
-            state.total_item_count = len(state.item_ids)
         state.max_concurrency = max(1, state.max_concurrency or policies.DEFAULT_BATCH_CONCURRENCY)
-        items_per_run = state.items_per_run or policies.DEFAULT_ITEMS_PER_RUN
-
-        item_ids = list(state.item_ids)
-        children: list[asyncio.Task[None]] = []
-        for item_id in item_ids:
-            if len(children) >= items_per_run or workflow.info().is_continue_as_new_suggested():
-                break
-            await workflow.wait_condition(lambda: self._running < state.max_concurrency)
-            self._running += 1
-            children.append(asyncio.create_task(self._process(item_id)))
-        await workflow.wait_condition(lambda: self._running == 0)
-
-        del state.item_ids[: len(children)]
-        if state.item_ids:
-            state.continued_as_new_count += 1
-            workflow.continue_as_new(state)
-        return workflows_pb2.ItemBatchProcessingWorkflowOutput(
-            batch_id=state.batch_id,
-            total=state.total_item_count,
-            succeeded=state.succeeded_count,
-            failed=state.failed_count,
-            cancelled=state.cancelled_count,
-            skipped=state.skipped_count,
-            failed_item_ids=state.failed_item_ids,
-            continued_as_new_count=state.continued_as_new_count,
-        )
-
-    async def _process(self, item_id: str) -> None:
-        state = self._state
+        self._open = dict.fromkeys(request.open_item_ids, "")
         try:
-            result = await workflow.execute_child_workflow(
-                names.ITEM_WORKFLOW,
-                workflows_pb2.ItemImageProcessingWorkflowInput(
-                    item_id=item_id,
-                    request_id=state.request_id,
-                    batch_id=state.batch_id,
-                    force=state.force,
-                    skip_notification=state.skip_notification,
-                    analyzer=state.analyzer,
-                    analysis_task_queue=state.analysis_task_queue,
-                ),
-                id=names.item_workflow_id(item_id),
-                result_type=workflows_pb2.ItemImageProcessingWorkflowOutput,
-                # A cancelled batch cancels its children, which mark their items cancelled.
-                parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
-            )
-        except WorkflowAlreadyStartedError:
-            waited = await self._wait_for_open_run(item_id)
-            if waited.HasField("output"):
-                self._count_result(item_id, waited.output)
-            elif waited.state == run_pb2.RUN_STATE_CANCELLED:
-                state.cancelled_count += 1
-            else:
-                self._count_failure(item_id)
-        except ChildWorkflowError as err:
-            if is_cancelled_exception(err):
-                state.cancelled_count += 1
-            else:
-                self._count_failure(item_id)
-        else:
-            self._count_result(item_id, result)
-        finally:
-            self._running -= 1
+            if not await self._start_members():
+                self._continue_as_new()
+            self._all_started = True
+            return await self._finish()
+        except BaseException as err:
+            if not is_cancelled_exception(err):
+                raise
+            await self._cancel()
+            raise
 
-    async def _wait_for_open_run(self, item_id: str) -> activities_pb2.WaitForItemRunOutput:
-        waited: activities_pb2.WaitForItemRunOutput = await workflow.execute_activity(
-            names.WAIT_FOR_ITEM_RUN,
-            activities_pb2.WaitForItemRunInput(
-                workflow_id=names.item_workflow_id(item_id), item_id=item_id
+    async def _start_members(self) -> bool:
+        """Starts members until none is left (True) or this execution has started its share and
+        should continue as new (False)."""
+        state = self._state
+        items_per_run = state.items_per_run or policies.DEFAULT_ITEMS_PER_RUN
+        started = 0
+        while True:
+            limit = min(policies.BATCH_PAGE_SIZE, items_per_run - started)
+            page = await self._read_page(limit)
+            for item_id in page.item_ids:
+                await workflow.wait_condition(lambda: len(self._open) < state.max_concurrency)
+                await self._start_or_join(item_id)
+                state.next_position += 1
+                started += 1
+            if page.exhausted:
+                return True
+            if started >= items_per_run or workflow.info().is_continue_as_new_suggested():
+                return False
+
+    async def _read_page(self, limit: int) -> activities_pb2.ReadBatchPageOutput:
+        state = self._state
+        page: activities_pb2.ReadBatchPageOutput = await workflow.execute_local_activity(
+            names.READ_BATCH_PAGE,
+            activities_pb2.ReadBatchPageInput(
+                batch_id=state.batch_id,
+                from_position=state.next_position,
+                limit=max(1, limit),
+                run_id=workflow.info().run_id,
+                continued_as_new_count=state.continued_as_new_count,
+                time=timestamp(workflow.now()),
             ),
-            result_type=activities_pb2.WaitForItemRunOutput,
-            start_to_close_timeout=policies.WAIT_FOR_RUN_START_TO_CLOSE,
-            heartbeat_timeout=policies.WAIT_FOR_RUN_HEARTBEAT,
-            retry_policy=policies.WAIT_FOR_RUN_RETRY,
+            result_type=activities_pb2.ReadBatchPageOutput,
+            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
+            retry_policy=policies.ITEM_WRITE_RETRY,
         )
-        return waited
+        return page
 
-    def _count_result(
-        self, item_id: str, result: workflows_pb2.ItemImageProcessingWorkflowOutput
-    ) -> None:
-        if result.state == run_pb2.RUN_STATE_FAILED:
-            self._count_failure(item_id)
-        elif result.skip_reason:
-            self._state.skipped_count += 1
-        else:
-            self._state.succeeded_count += 1
+    async def _start_or_join(self, item_id: str) -> None:
+        """Starts the item's child run, or joins the run someone else has open for it."""
+        state = self._state
+        retry = policies.JOIN_RETRY_FIRST
+        while True:
+            try:
+                child = await workflow.start_child_workflow(
+                    names.ITEM_WORKFLOW,
+                    workflows_pb2.ItemImageProcessingWorkflowInput(
+                        item_id=item_id,
+                        request_id=state.request_id,
+                        batch_id=state.batch_id,
+                        force=state.force,
+                        skip_notification=state.skip_notification,
+                        analyzer=state.analyzer,
+                        analysis_task_queue=state.analysis_task_queue,
+                    ),
+                    id=names.item_workflow_id(item_id),
+                    result_type=workflows_pb2.ItemImageProcessingWorkflowOutput,
+                    # Children outlive the execution that started them (continue-as-new); a
+                    # cancelled batch cancels them itself.
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                )
+            except WorkflowAlreadyStartedError:
+                if await self._join(item_id):
+                    return
+                # The open run has not written its first step yet, or has just ended: retry.
+                await workflow.sleep(retry)
+                retry = min(retry * 2, policies.JOIN_RETRY_MAX)
+                continue
+            # The outcome arrives by signal (it must reach later executions too), not here.
+            child.add_done_callback(_ignore_outcome)
+            run_id = child.first_execution_run_id or ""
+            if run_id in self._ended_early:
+                self._ended_early.discard(run_id)
+            else:
+                self._open[item_id] = run_id
+            return
 
-    def _count_failure(self, item_id: str) -> None:
-        self._state.failed_count += 1
-        self._state.failed_item_ids.append(item_id)
+    async def _join(self, item_id: str) -> bool:
+        joined: activities_pb2.JoinItemRunOutput = await workflow.execute_local_activity(
+            names.JOIN_ITEM_RUN,
+            activities_pb2.JoinItemRunInput(
+                batch_id=self._state.batch_id, item_id=item_id, time=timestamp(workflow.now())
+            ),
+            result_type=activities_pb2.JoinItemRunOutput,
+            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
+            retry_policy=policies.ITEM_WRITE_RETRY,
+        )
+        return joined.joined
+
+    def _continue_as_new(self) -> None:
+        state = self._state
+        following = Input()
+        following.CopyFrom(state)
+        following.continued_as_new_count += 1
+        del following.open_item_ids[:]
+        following.open_item_ids.extend(self._open)
+        workflow.continue_as_new(following)
+
+    async def _finish(self) -> Output:
+        """Waits for the open children, then for the runs the batch joined, and ends the batch."""
+        await workflow.wait_condition(lambda: not self._open)
+        while True:
+            done = await self._finish_batch(run_pb2.RUN_STATE_SUCCEEDED)
+            if done.finished:
+                return self._output(done)
+            # Runs the batch joined are still open: they signal when they end; look again
+            # now and then all the same, in case a report was lost to a terminated run.
+            if workflow.info().is_continue_as_new_suggested():
+                self._continue_as_new()
+            reports = self._reports
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda seen=reports: self._reports > seen,  # type: ignore[misc]
+                    timeout=policies.JOINED_RECHECK,
+                )
+
+    async def _cancel(self) -> None:
+        """Cancels the open children, gives them a moment to record it, and ends the batch."""
+        for item_id in list(self._open):
+            handle = workflow.get_external_workflow_handle(names.item_workflow_id(item_id))
+            try:
+                await handle.cancel()
+            except Exception as err:  # - it has ended meanwhile
+                workflow.logger.info("child of item %s not cancelled (%s)", item_id, err)
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: not self._open, timeout=policies.CANCEL_CHILDREN_GRACE
+            )
+        await self._finish_batch(
+            run_pb2.RUN_STATE_CANCELLED,
+            run_pb2.ProcessingError(code="CANCELLED", message="the batch was cancelled"),
+        )
+
+    async def _finish_batch(
+        self, state: run_pb2.RunState.ValueType, error: run_pb2.ProcessingError | None = None
+    ) -> activities_pb2.FinishBatchOutput:
+        done: activities_pb2.FinishBatchOutput = await workflow.execute_local_activity(
+            names.FINISH_BATCH,
+            activities_pb2.FinishBatchInput(
+                batch_id=self._state.batch_id,
+                state=state,
+                error=error,
+                time=timestamp(workflow.now()),
+            ),
+            result_type=activities_pb2.FinishBatchOutput,
+            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
+            retry_policy=policies.ITEM_WRITE_RETRY,
+        )
+        return done
+
+    def _output(self, done: activities_pb2.FinishBatchOutput) -> Output:
+        counted = done.progress
+        return Output(
+            batch_id=self._state.batch_id,
+            total=counted.total,
+            succeeded=counted.succeeded,
+            failed=counted.failed,
+            cancelled=counted.cancelled,
+            skipped=counted.skipped,
+            failed_item_ids=done.failed_item_ids,
+            continued_as_new_count=self._state.continued_as_new_count,
+        )
+
+
+
+def _ignore_outcome(child: asyncio.Future[object]) -> None:
+    """Marks a child's own outcome as seen, so asyncio does not report it as never retrieved."""
+    if not child.cancelled():
+        child.exception()

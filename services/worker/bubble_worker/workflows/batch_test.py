@@ -1,37 +1,26 @@
-"""ItemBatchProcessingWorkflow on the time-skipping server: window, isolation, continue-as-new."""
+"""ItemBatchProcessingWorkflow on the time-skipping server, with the real read model on SQLite:
+the sliding window, isolation of failures, continue-as-new with children in flight, joining
+someone else's run, cancellation, size."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC
+from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 
-from bubble.processing.v1 import activities_pb2, workflows_pb2
+from bubble.processing.v1 import activities_pb2, item_pb2, run_pb2, workflows_pb2
+from bubble_shared.store import NewBatch
 from bubble_shared.temporal import names
+from bubble_shared.temporal.converter import DATA_CONVERTER
 from bubble_worker.testing.fakes import Harness, image_rejected
 from bubble_worker.workflows import ItemBatchProcessingWorkflow, ItemImageProcessingWorkflow
 
 Output = workflows_pb2.ItemBatchProcessingWorkflowOutput
-
-
-async def _start(
-    harness: Harness, item_ids: list[str], **fields: object
-) -> WorkflowHandle[ItemBatchProcessingWorkflow, Output]:
-    batch_id = f"batch-{uuid.uuid4().hex[:8]}"
-    request = workflows_pb2.ItemBatchProcessingWorkflowInput(
-        batch_id=batch_id,
-        item_ids=item_ids,
-        analysis_task_queue=harness.analysis_task_queue,
-        **fields,  # type: ignore[arg-type]
-    )
-    return await harness.client.start_workflow(
-        ItemBatchProcessingWorkflow.run,
-        request,
-        id=names.batch_workflow_id(batch_id),
-        task_queue=harness.task_queue,
-    )
+Handle = WorkflowHandle[Any, Output]
 
 
 def _items(count: int) -> list[str]:
@@ -40,11 +29,27 @@ def _items(count: int) -> list[str]:
     return [f"{prefix}-{index}" for index in range(count)]
 
 
+def _batch_id(handle: Handle) -> str:
+    return names.batch_id_from_workflow_id(handle.id) or ""
+
+
+def _progress(harness: Harness, handle: Handle) -> run_pb2.BatchProgress:
+    status = harness.batches.get(_batch_id(handle))
+    assert status is not None
+    return status.progress
+
+
+async def _until(condition: Any, *, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
 async def test_processes_every_item_with_at_most_the_window_open(harness: Harness) -> None:
     harness.fakes.analyze_delay_seconds = 0.05
     item_ids = _items(12)
 
-    output = await (await _start(harness, item_ids, max_concurrency=3)).result()
+    output = await (await harness.start_batch(item_ids, max_concurrency=3)).result()
 
     assert output.total == output.succeeded == 12
     assert (output.failed, output.cancelled, output.skipped) == (0, 0, 0)
@@ -53,7 +58,7 @@ async def test_processes_every_item_with_at_most_the_window_open(harness: Harnes
     assert {update.item_id for update in harness.fakes.updates} == set(item_ids)
 
 
-async def test_one_failing_item_never_fails_the_batch(harness: Harness) -> None:
+async def test_the_counters_are_in_the_database(harness: Harness) -> None:
     item_ids = _items(5)
 
     def reject_third(request: activities_pb2.AnalyzeItemImagesInput, _: int) -> None:
@@ -61,48 +66,77 @@ async def test_one_failing_item_never_fails_the_batch(harness: Harness) -> None:
             raise image_rejected("IMAGE_UNSUPPORTED")
 
     harness.fakes.analyze = reject_third
-
-    output = await (await _start(harness, item_ids)).result()
+    handle = await harness.start_batch(item_ids)
+    output = await handle.result()
 
     assert (output.succeeded, output.failed) == (4, 1)
     assert list(output.failed_item_ids) == [item_ids[2]]
+    status = harness.batches.get(_batch_id(handle))
+    assert status is not None
+    assert status.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert (status.progress.succeeded, status.progress.failed, status.progress.pending) == (4, 1, 0)
+    assert list(status.failed_item_ids) == [item_ids[2]]
+    assert status.HasField("start_time")
+    assert status.HasField("close_time")
+    failed_run = harness.runs.latest_of_item(item_ids[2])
+    assert failed_run is not None
+    assert failed_run.batch_id == _batch_id(handle)
+    assert failed_run.error.code == "IMAGE_UNSUPPORTED"
 
 
-async def test_continues_as_new_past_one_execution_page_and_keeps_counting(
-    harness: Harness,
-) -> None:
+async def test_continues_as_new_with_children_in_flight(harness: Harness) -> None:
     item_ids = _items(11)
+    harness.fakes.analyze_delay_seconds = 0.3
 
     def reject_last(request: activities_pb2.AnalyzeItemImagesInput, _: int) -> None:
         if request.item_id == item_ids[-1]:
             raise image_rejected()
 
     harness.fakes.analyze = reject_last
-    handle = await _start(harness, item_ids, items_per_run=4, max_concurrency=2)
+    handle = await harness.start_batch(item_ids, items_per_run=4, max_concurrency=2)
 
     output = await handle.result()
 
     assert output.continued_as_new_count == 2  # 4 + 4 + 3 items
     assert (output.total, output.succeeded, output.failed) == (11, 10, 1)
     assert list(output.failed_item_ids) == [item_ids[-1]]
-    # The history of the execution that returned holds only its own page of children.
+    # The window did not drain at the page boundary: the next execution took over open children.
+    carried = await _inputs_of_later_executions(harness, handle)
+    assert [len(request.open_item_ids) for request in carried] == [2, 2]
+    assert [request.next_position for request in carried] == [4, 8]
+    assert harness.fakes.most_analyzing_at_once == 2
+    # The history of the execution that returned holds only its own share of children.
     history = await handle.fetch_history()
     started = [
-        e
-        for e in history.events
-        if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        event
+        for event in history.events
+        if event.HasField("start_child_workflow_execution_initiated_event_attributes")
     ]
     assert len(started) == 3
-    progress = await handle.query(ItemBatchProcessingWorkflow.get_progress)
-    assert progress.progress.pending == 0
-    assert progress.progress.succeeded == 10
 
 
-async def test_an_item_with_an_open_run_is_waited_for_not_processed_twice(
-    harness: Harness,
-) -> None:
+async def _inputs_of_later_executions(
+    harness: Harness, handle: Handle
+) -> list[workflows_pb2.ItemBatchProcessingWorkflowInput]:
+    """The inputs of the executions after the first, following the continue-as-new chain."""
+    inputs = []
+    run_id = handle.first_execution_run_id
+    while run_id:
+        history = await harness.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        [request] = await DATA_CONVERTER.decode(
+            list(started.input.payloads), [workflows_pb2.ItemBatchProcessingWorkflowInput]
+        )
+        if run_id != handle.first_execution_run_id:
+            inputs.append(request)
+        last = history.events[-1]
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return inputs
+
+
+async def test_an_item_someone_else_runs_is_joined_without_a_slot(harness: Harness) -> None:
     item_ids = _items(3)
-    busy = item_ids[1]
+    busy = item_ids[0]
     # An open run of the busy item, parked on its start delay, as StartItemProcessing leaves it.
     open_run = await harness.client.start_workflow(
         ItemImageProcessingWorkflow.run,
@@ -114,9 +148,12 @@ async def test_an_item_with_an_open_run_is_waited_for_not_processed_twice(
         id=names.item_workflow_id(busy),
         task_queue=harness.task_queue,
     )
-    batch = await _start(harness, item_ids)
-    while not await _is_waiting_for_a_run(batch):
-        await asyncio.sleep(0.05)
+    await _until(lambda: harness.runs.latest_of_item(busy) is not None)
+    # One slot: had the busy item held it, nothing else could run.
+    batch = await harness.start_batch(item_ids, max_concurrency=1)
+    await _until(lambda: _progress(harness, batch).succeeded == 2)
+    progress = _progress(harness, batch)
+    assert (progress.running, progress.pending) == (1, 0)
 
     # The open run ends (here: cancelled by its owner); the batch counts that outcome.
     await open_run.cancel()
@@ -126,37 +163,39 @@ async def test_an_item_with_an_open_run_is_waited_for_not_processed_twice(
     assert busy not in {call.item_id for call in harness.fakes.analyze_calls}
 
 
-async def _is_waiting_for_a_run(batch: WorkflowHandle[ItemBatchProcessingWorkflow, Output]) -> bool:
-    history = await batch.fetch_history()
-    return any(
-        event.activity_task_scheduled_event_attributes.activity_type.name == names.WAIT_FOR_ITEM_RUN
-        for event in history.events
-        if event.HasField("activity_task_scheduled_event_attributes")
-    )
+async def test_cancelling_a_batch_cancels_its_children_and_counts_the_rest(
+    harness: Harness,
+) -> None:
+    item_ids = _items(6)
+    harness.fakes.analyze_delay_seconds = 1.0
+    handle = await harness.start_batch(item_ids, max_concurrency=2)
+    await _until(lambda: len(harness.fakes.analyze_calls) >= 2)
+
+    await handle.cancel()
+    try:
+        await handle.result()
+        raise AssertionError("the batch should have ended cancelled")
+    except WorkflowFailureError:
+        pass
+
+    status = harness.batches.get(_batch_id(handle))
+    assert status is not None
+    assert status.state == run_pb2.RUN_STATE_CANCELLED
+    counted = status.progress
+    assert (counted.pending, counted.running) == (0, 0)
+    assert counted.total == 6
+    assert counted.cancelled + counted.succeeded == 6
+    assert counted.cancelled >= 4
+    cancelled_children = {f.item_id for f in harness.fakes.failures if f.cancelled}
+    assert cancelled_children == {call.item_id for call in harness.fakes.analyze_calls}
+    assert len(harness.fakes.analyze_calls) == 2
 
 
-async def test_progress_query_counts_while_running(harness: Harness) -> None:
-    harness.fakes.analyze_delay_seconds = 0.3
-    handle = await _start(harness, _items(4), max_concurrency=2)
-    while len(harness.fakes.analyze_calls) < 2:
-        await asyncio.sleep(0.01)
-
-    progress = await handle.query(ItemBatchProcessingWorkflow.get_progress)
-
-    counted = progress.progress
-    assert counted.total == 4
-    assert counted.running == 2
-    assert counted.pending + counted.running + counted.succeeded == 4
-    assert progress.max_concurrency == 2
-    assert (await handle.result()).succeeded == 4
-
-
-async def test_cancelled_children_are_counted_as_cancelled(harness: Harness) -> None:
+async def test_a_cancelled_child_is_counted_as_cancelled(harness: Harness) -> None:
     item_ids = _items(2)
     harness.fakes.analyze_delay_seconds = 0.5
-    handle = await _start(harness, item_ids, max_concurrency=2)
-    while item_ids[0] not in {call.item_id for call in harness.fakes.analyze_calls}:
-        await asyncio.sleep(0.01)
+    handle = await harness.start_batch(item_ids, max_concurrency=2)
+    await _until(lambda: item_ids[0] in {call.item_id for call in harness.fakes.analyze_calls})
     # Cancel one child from outside, as CancelProcessing for that item does.
     await harness.client.get_workflow_handle(names.item_workflow_id(item_ids[0])).cancel()
 
@@ -165,20 +204,73 @@ async def test_cancelled_children_are_counted_as_cancelled(harness: Harness) -> 
     assert (output.cancelled, output.succeeded, output.failed) == (1, 1, 0)
 
 
-async def test_a_batch_of_100_000_items_runs_page_by_page(harness: Harness) -> None:
-    # The history stays bounded by continuing as new; each execution carries only the ids left.
-    item_ids = [f"item-{index:06d}" for index in range(100_000)]
-    handle = await _start(harness, item_ids, items_per_run=5, max_concurrency=5)
-    describe = await handle.describe()
-    first_run = describe.run_id
+async def test_an_empty_selection_ends_succeeded_with_total_zero(harness: Harness) -> None:
+    batch_id = f"batch-{uuid.uuid4().hex[:8]}"
+    workflow_id = names.batch_workflow_id(batch_id)
+    harness.batches.create(
+        NewBatch(batch_id, workflow_id, 5, selector=item_pb2.ItemSelector(owner_id="nobody"))
+    )
+    output = await harness.client.execute_workflow(
+        ItemBatchProcessingWorkflow.run,
+        workflows_pb2.ItemBatchProcessingWorkflowInput(batch_id=batch_id, max_concurrency=5),
+        id=workflow_id,
+        task_queue=harness.task_queue,
+    )
+    assert (output.total, output.succeeded) == (0, 0)
+    status = harness.batches.get(batch_id)
+    assert status is not None
+    assert status.state == run_pb2.RUN_STATE_SUCCEEDED
+
+
+async def test_a_report_for_a_lost_child_frees_its_slot(harness: Harness) -> None:
+    """A child terminated in Temporal never reports; the service's reconciliation records it and
+    signals the batch, which then goes on."""
+    item_ids = _items(2)
+    harness.fakes.analyze_delay_seconds = 0.2
+    handle = await harness.start_batch(item_ids, max_concurrency=1)
+    await _until(lambda: harness.runs.latest_of_item(item_ids[0]) is not None)
+    child = harness.client.get_workflow_handle(names.item_workflow_id(item_ids[0]))
+    await child.terminate("lost")
+    lost = harness.runs.latest_of_item(item_ids[0])
+    assert lost is not None
+    # What reconciliation does: the terminal step, then the signal.
+    from bubble_shared.store import RunStep  # - only this test writes steps
+
+    harness.runs.record(
+        RunStep(
+            item_id=item_ids[0],
+            workflow_id=lost.workflow_id,
+            run_id=lost.run_id,
+            queue_time=lost.queue_time.ToDatetime(tzinfo=UTC),
+            state=run_pb2.RUN_STATE_FAILED,
+            stage=run_pb2.PROCESSING_STAGE_DONE,
+            time=lost.queue_time.ToDatetime(tzinfo=UTC),
+            error=run_pb2.ProcessingError(code="TERMINATED", message="terminated"),
+        )
+    )
+    await handle.signal(
+        names.ITEM_RUN_FINISHED_SIGNAL,
+        workflows_pb2.ItemRunFinishedSignal(item_id=item_ids[0], run_id=lost.run_id),
+    )
+
+    output = await handle.result()
+
+    assert (output.failed, output.succeeded) == (1, 1)
+
+
+async def test_a_batch_of_100_000_items_keeps_a_small_history(harness: Harness) -> None:
+    item_ids = [f"{uuid.uuid4().hex[:4]}-{index:06d}" for index in range(100_000)]
+    handle = await harness.start_batch(item_ids, items_per_run=5, max_concurrency=5)
+    first_run = (await handle.describe()).run_id
     while (await handle.describe()).run_id == first_run:
         await asyncio.sleep(0.05)
 
-    progress = await handle.query(ItemBatchProcessingWorkflow.get_progress)
     history = await harness.client.get_workflow_handle(handle.id, run_id=first_run).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
     await handle.terminate("the test has seen enough")
 
-    assert progress.progress.total == 100_000
-    assert progress.progress.succeeded >= 5
-    assert progress.continued_as_new_count >= 1
-    assert len(history.events) < 100  # one page of children, not 100,000
+    assert sum(len(payload.data) for payload in started.input.payloads) < 200
+    assert len(history.events) < 100  # one share of children, not 100,000
+    progress = _progress(harness, handle)
+    assert progress.total == 100_000
+    assert progress.running + progress.succeeded >= 5  # the first execution's share

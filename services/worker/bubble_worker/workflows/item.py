@@ -4,6 +4,11 @@ analyse -> update the item -> notify; on failure: mark the item failed -> notify
 cancellation: mark the item cancelled -> notify, then end cancelled. The database writes are local
 activities (no task-queue round trip), so a successful item costs two activity tasks: the analysis
 on its own queue and the notification.
+
+Every step is also written to the read model (the run's row, which GetStatus and WatchStatus
+read): the first and the last by ``record_item_run``, the ones in between by the activities' own
+transactions (the claim, the result write). The last step returns the batches following the run,
+which are then told by signal that it has finished.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
+    from bubble_worker.workflows.steps import record_item_run, tell_batches
 
 
 @workflow.defn(name=names.ITEM_WORKFLOW)
@@ -44,19 +50,69 @@ class ItemImageProcessingWorkflow:
         self._progress.batch_id = request.batch_id
         self._progress.start_time.CopyFrom(self._run_start_time)
         try:
-            return await self._process()
+            output = await self._process()
         except BaseException as err:
             if not is_cancelled_exception(err):
                 raise
-            await self._record_cancellation()
+            error = await self._record_cancellation()
+            await self._finish(run_pb2.RUN_STATE_CANCELLED, error=error)
             raise
+        await self._finish(output.state, error=output.error, skip_reason=output.skip_reason)
+        return output
+
+    def _step(self, **fields: Any) -> activities_pb2.RecordItemRunInput:
+        request = self._request
+        return activities_pb2.RecordItemRunInput(
+            item_id=request.item_id,
+            workflow_id=workflow.info().workflow_id,
+            run_id=workflow.info().run_id,
+            batch_id=request.batch_id,
+            request_id=request.request_id,
+            run_start_time=self._run_start_time,
+            **fields,
+        )
+
+    async def _start(self, delay: timedelta) -> None:
+        """The run's first row: queued until its start delay ends, else analysing."""
+        if delay > timedelta(0):
+            scheduled = _timestamp(workflow.now() + delay)
+            self._progress.scheduled_start_time.CopyFrom(scheduled)
+            step = self._step(
+                state=run_pb2.RUN_STATE_QUEUED,
+                stage=run_pb2.PROCESSING_STAGE_QUEUED,
+                scheduled_start_time=scheduled,
+            )
+        else:
+            step = self._step(
+                state=run_pb2.RUN_STATE_RUNNING, stage=run_pb2.PROCESSING_STAGE_ANALYZING
+            )
+        await record_item_run(step)
+
+    async def _finish(
+        self,
+        state: run_pb2.RunState.ValueType,
+        *,
+        error: run_pb2.ProcessingError | None = None,
+        skip_reason: run_pb2.SkipReason.ValueType = run_pb2.SKIP_REASON_UNSPECIFIED,
+    ) -> None:
+        """The run's last row, then the batches following it are told."""
+        step = self._step(
+            state=state,
+            stage=run_pb2.PROCESSING_STAGE_DONE,
+            error=error if error is not None and error.code else None,
+            skip_reason=skip_reason,
+        )
+        await tell_batches(await record_item_run(step), self._request.item_id)
 
     async def _process(self) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
         request = self._request
-        if request.HasField("start_delay") and request.start_delay.ToTimedelta() > timedelta(0):
+        delay = timedelta()
+        if request.HasField("start_delay"):
             delay = request.start_delay.ToTimedelta()
+        if delay > timedelta(0):
             self._enter(run_pb2.PROCESSING_STAGE_QUEUED)
-            self._progress.scheduled_start_time.CopyFrom(_timestamp(workflow.now() + delay))
+        await self._start(delay)
+        if delay > timedelta(0):
             await workflow.sleep(delay)
 
         self._enter(run_pb2.PROCESSING_STAGE_ANALYZING)
@@ -120,7 +176,10 @@ class ItemImageProcessingWorkflow:
         await self._write_item(
             names.UPDATE_ITEM_WITH_SUGGESTIONS,
             activities_pb2.UpdateItemWithSuggestionsInput(
-                **self._run(), analysis=analysis, suggestions=suggestions
+                **self._run(),
+                analysis=analysis,
+                suggestions=suggestions,
+                next_stage=self._stage_after_write(),
             ),
             activities_pb2.UpdateItemWithSuggestionsOutput,
         )
@@ -135,7 +194,7 @@ class ItemImageProcessingWorkflow:
         output.notification_id = await self._record_failure(error, cancelled=False)
         return output
 
-    async def _record_cancellation(self) -> None:
+    async def _record_cancellation(self) -> run_pb2.ProcessingError:
         """Leaves the item CANCELLED (not stuck in PROCESSING) before the run ends cancelled.
 
         Temporal delivers a cancellation once; the activities started here run normally.
@@ -144,6 +203,13 @@ class ItemImageProcessingWorkflow:
             code="CANCELLED", message="processing was cancelled", stage=self._progress.stage
         )
         await self._record_failure(error, cancelled=True)
+        return error
+
+    def _stage_after_write(self) -> run_pb2.ProcessingStage.ValueType:
+        """What the run does once its outcome is written: notify, or nothing more (unchanged)."""
+        if self._request.skip_notification:
+            return run_pb2.PROCESSING_STAGE_UNSPECIFIED
+        return run_pb2.PROCESSING_STAGE_NOTIFYING
 
     async def _record_failure(self, error: run_pb2.ProcessingError, *, cancelled: bool) -> str:
         """Marks the item failed (or cancelled) and notifies the owner; the notification id."""
@@ -152,7 +218,10 @@ class ItemImageProcessingWorkflow:
         await self._write_item(
             names.MARK_ITEM_PROCESSING_FAILED,
             activities_pb2.MarkItemProcessingFailedInput(
-                **self._run(), error=error, cancelled=cancelled
+                **self._run(),
+                error=error,
+                cancelled=cancelled,
+                next_stage=self._stage_after_write(),
             ),
             activities_pb2.MarkItemProcessingFailedOutput,
         )

@@ -194,3 +194,47 @@ async def test_progress_reports_the_running_stage(harness: Harness) -> None:
 
     assert (await _progress(handle)).stage == run_pb2.PROCESSING_STAGE_ANALYZING
     await handle.result()
+
+
+async def test_the_run_writes_its_first_and_last_step_to_the_read_model(harness: Harness) -> None:
+    item_id = f"rm-{uuid.uuid4().hex[:6]}"
+    handle = await _start(harness, item_id, start_delay=Duration(seconds=3600))
+    await _progress(handle)
+    run_id = (await handle.describe()).run_id or ""
+    queued = harness.runs.get(run_id)
+    assert queued is not None
+    assert queued.state == run_pb2.RUN_STATE_QUEUED
+    assert queued.stage == run_pb2.PROCESSING_STAGE_QUEUED
+    waited = queued.scheduled_start_time.ToDatetime() - queued.queue_time.ToDatetime()
+    assert waited == timedelta(hours=1)
+
+    await handle.result()
+
+    done = harness.runs.get(run_id)
+    assert done is not None
+    assert (done.state, done.stage) == (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.PROCESSING_STAGE_DONE)
+    assert done.HasField("start_time")
+    assert done.HasField("close_time")
+
+
+async def test_a_failed_and_a_cancelled_run_read_as_such(harness: Harness) -> None:
+    def corrupt(_: activities_pb2.AnalyzeItemImagesInput, __: int) -> None:
+        raise image_rejected()
+
+    harness.fakes.analyze = corrupt
+    failed = await _start(harness, f"bad-{uuid.uuid4().hex[:6]}")
+    await failed.result()
+    failed_run = harness.runs.get((await failed.describe()).run_id or "")
+    assert failed_run is not None
+    assert failed_run.state == run_pb2.RUN_STATE_FAILED
+    assert failed_run.error.code == "IMAGE_CORRUPT"
+
+    cancelled = await _start(harness, f"c-{uuid.uuid4().hex[:6]}", start_delay=Duration(seconds=60))
+    await _progress(cancelled)
+    await cancelled.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await cancelled.result()
+    cancelled_run = harness.runs.get((await cancelled.describe()).run_id or "")
+    assert cancelled_run is not None
+    assert cancelled_run.state == run_pb2.RUN_STATE_CANCELLED
+    assert cancelled_run.error.code == "CANCELLED"

@@ -52,16 +52,18 @@ NOTIFY_RETRY = RetryPolicy(
     non_retryable_error_types=["WEBHOOK_REJECTED", *NON_RETRYABLE_ERROR_CODES],
 )
 
-# Waiting for an item run someone else started: as long as such a run may take (a start delay can
-# be 30 days), heartbeating every poll so a dead worker is replaced quickly.
-WAIT_FOR_RUN_START_TO_CLOSE = timedelta(days=31)
-WAIT_FOR_RUN_HEARTBEAT = timedelta(seconds=30)
-WAIT_FOR_RUN_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
+# A batch that finds an item's workflow open but no open run in the read model (it has not written
+# its first step yet, or has just ended) tries to start it again after this, doubling up to the max.
+JOIN_RETRY_FIRST = timedelta(seconds=1)
+JOIN_RETRY_MAX = timedelta(minutes=1)
+# A batch waiting for runs it joined looks at its members again at least this often, even when no
+# run reports (a run terminated in Temporal reports through the service's reconciliation).
+JOINED_RECHECK = timedelta(minutes=5)
+# A cancelled batch waits this long for its open children to record their cancellation.
+CANCEL_CHILDREN_GRACE = timedelta(minutes=2)
 
 DEFAULT_BATCH_CONCURRENCY = 50
 DEFAULT_ITEMS_PER_RUN = 500
-"""Children one batch execution starts before continuing as new (about 10 history events each)."""
+"""Children one batch execution starts before continuing as new (about 8 history events each)."""
+BATCH_PAGE_SIZE = 200
+"""Members one ``read_batch_page`` returns: 200 item ids keep its result a few kilobytes."""

@@ -1,0 +1,96 @@
+"""The read-model writes of the workflows: run steps and batch bookkeeping. Run as local activities.
+
+Each is one short transaction in the store, idempotent (a retry or a replay writes once) and
+monotonic, so it is cheap and safe to run inside the workflow task. Times come from the workflow
+(``workflow.now()``, deterministic on replay) in the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from temporalio import activity
+
+from bubble.processing.v1 import activities_pb2, run_pb2
+from bubble_shared.store import BatchStore, RunRecords, RunStep
+from bubble_shared.temporal import names
+
+
+class ReadModelWrites:
+    def __init__(self, *, runs: RunRecords, batches: BatchStore) -> None:
+        self._runs = runs
+        self._batches = batches
+
+    def activities(self) -> list[Callable[..., Any]]:
+        """Every activity of this class, to register on the workflows' worker."""
+        return [self.record_item_run, self.read_batch_page, self.join_item_run, self.finish_batch]
+
+    @activity.defn(name=names.RECORD_ITEM_RUN)
+    def record_item_run(
+        self, request: activities_pb2.RecordItemRunInput
+    ) -> activities_pb2.RecordItemRunOutput:
+        step = RunStep(
+            item_id=request.item_id,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            queue_time=request.run_start_time.ToDatetime(tzinfo=UTC),
+            state=request.state,
+            stage=request.stage,
+            time=request.time.ToDatetime(tzinfo=UTC),
+            batch_id=request.batch_id,
+            request_id=request.request_id,
+            scheduled_start_time=(
+                request.scheduled_start_time.ToDatetime(tzinfo=UTC)
+                if request.HasField("scheduled_start_time")
+                else None
+            ),
+            error=request.error if request.HasField("error") else None,
+            skip_reason=request.skip_reason,
+        )
+        notify = self._runs.record(step)
+        return activities_pb2.RecordItemRunOutput(notify_batch_ids=notify)
+
+    @activity.defn(name=names.READ_BATCH_PAGE)
+    def read_batch_page(
+        self, request: activities_pb2.ReadBatchPageInput
+    ) -> activities_pb2.ReadBatchPageOutput:
+        page = self._batches.read_page(
+            request.batch_id,
+            from_position=request.from_position,
+            limit=request.limit,
+            run_id=request.run_id,
+            continued_as_new_count=request.continued_as_new_count,
+            time=request.time.ToDatetime(tzinfo=UTC),
+        )
+        return activities_pb2.ReadBatchPageOutput(item_ids=page.item_ids, exhausted=page.exhausted)
+
+    @activity.defn(name=names.JOIN_ITEM_RUN)
+    def join_item_run(
+        self, request: activities_pb2.JoinItemRunInput
+    ) -> activities_pb2.JoinItemRunOutput:
+        run_id = self._batches.join(request.batch_id, request.item_id)
+        return activities_pb2.JoinItemRunOutput(joined=bool(run_id), run_id=run_id)
+
+    @activity.defn(name=names.FINISH_BATCH)
+    def finish_batch(
+        self, request: activities_pb2.FinishBatchInput
+    ) -> activities_pb2.FinishBatchOutput:
+        done = self._batches.finish(
+            request.batch_id,
+            state=request.state,
+            time=request.time.ToDatetime(tzinfo=UTC),
+            error=request.error if request.HasField("error") else None,
+        )
+        activity.logger.info(
+            "batch %s: %s (finished: %s)",
+            request.batch_id,
+            run_pb2.RunState.Name(request.state),
+            done.finished,
+        )
+        return activities_pb2.FinishBatchOutput(
+            finished=done.finished,
+            progress=done.status.progress,
+            failed_item_ids=done.status.failed_item_ids,
+        )
