@@ -12,7 +12,17 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
-from bubble_shared.store import ItemClaim, ItemNotFoundError, ItemStore, NewImage, RunWrites
+from bubble_shared.store import (
+    BatchStore,
+    ItemClaim,
+    ItemNotFoundError,
+    ItemStore,
+    NewBatch,
+    NewImage,
+    RunRecords,
+    RunStep,
+    RunWrites,
+)
 from bubble_shared.store.conftest import FakeClock
 from bubble_shared.store.models import Item
 
@@ -519,3 +529,113 @@ def test_a_stage_newer_than_this_code_round_trips(
     with Session(engine) as session:
         assert session.scalars(select(Item.last_error_stage)).one() == "42"
     assert store.get_item("item-1").last_error.stage == 42
+
+
+# The read model: each write is a step of the run -------------------------------------------
+
+
+def test_a_claim_says_the_run_is_analysing_in_its_attempt(
+    run_writes: RunWrites, runs: RunRecords
+) -> None:
+    run_writes.claim_item(
+        item_id="item-1",
+        workflow_id=OLD.workflow_id,
+        run_id=OLD.run_id,
+        run_start_time=OLD.start_time,
+        force=False,
+        attempt=3,
+    )
+    status = runs.get(OLD.run_id)
+    assert status is not None
+    assert (status.state, status.stage, status.attempt) == (
+        run_pb2.RUN_STATE_RUNNING,
+        run_pb2.PROCESSING_STAGE_ANALYZING,
+        3,
+    )
+    assert status.queue_time.ToDatetime(tzinfo=UTC) == OLD.start_time
+
+
+def test_an_applied_result_is_counted_once_for_the_batch(
+    run_writes: RunWrites, runs: RunRecords, batches: BatchStore, store: ItemStore
+) -> None:
+    batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["item-1"]))
+    runs.record(_first_step(OLD, batch_id="b1"))
+    OLD.claim(run_writes)
+
+    assert OLD.apply(run_writes, store) == APPLIED
+    assert OLD.apply(run_writes, store) == DUPLICATE  # retried: counted once
+
+    progress = batches.get("b1").progress  # type: ignore[union-attr]
+    assert (progress.running, progress.succeeded) == (0, 1)
+    status = runs.get(OLD.run_id)
+    assert status is not None
+    assert status.state == run_pb2.RUN_STATE_RUNNING  # the last step (notify, done) is the run's
+    assert status.stage == run_pb2.PROCESSING_STAGE_UPDATING_ITEM
+
+
+def test_a_failure_is_counted_for_the_batch_and_moves_to_the_next_stage(
+    run_writes: RunWrites, runs: RunRecords, batches: BatchStore
+) -> None:
+    batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["item-1"]))
+    runs.record(_first_step(OLD, batch_id="b1"))
+    outcome = run_writes.mark_failed(
+        item_id="item-1",
+        workflow_id=OLD.workflow_id,
+        run_id=OLD.run_id,
+        run_start_time=OLD.start_time,
+        error=ERROR,
+        cancelled=False,
+        next_stage=run_pb2.PROCESSING_STAGE_NOTIFYING,
+    )
+    assert outcome == APPLIED
+    status = batches.get("b1")
+    assert status is not None
+    assert status.progress.failed == 1
+    assert list(status.failed_item_ids) == ["item-1"]
+    assert runs.get(OLD.run_id).stage == run_pb2.PROCESSING_STAGE_NOTIFYING  # type: ignore[union-attr]
+
+
+def test_a_stale_result_is_not_counted(
+    run_writes: RunWrites, runs: RunRecords, batches: BatchStore, store: ItemStore
+) -> None:
+    batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["item-1"]))
+    runs.record(_first_step(OLD, batch_id="b1"))
+    NEW.claim(run_writes)
+    assert OLD.apply(run_writes, store) == STALE
+    assert batches.get("b1").progress.running == 1  # type: ignore[union-attr]
+
+
+def test_the_analyser_version_of_the_suggestions_is_kept_for_selection(
+    run_writes: RunWrites, store: ItemStore, engine: Engine
+) -> None:
+    item = store.get_item("item-1", view=item_pb2.ITEM_VIEW_BASIC)
+    analysis = analysis_pb2.ItemAnalysis(
+        item_id="item-1",
+        images=[
+            analysis_pb2.ImageAnalysis(image_id=image.image_id, analyzer_version=version)
+            for image, version in zip(item.images, ["1.10.0", "1.9.2"], strict=True)
+        ],
+    )
+    run_writes.apply_suggestions(
+        item_id="item-1",
+        workflow_id=OLD.workflow_id,
+        run_id=OLD.run_id,
+        run_start_time=OLD.start_time,
+        analysis=analysis,
+        suggestions=analysis_pb2.ItemSuggestions(title="x"),
+    )
+    with Session(engine) as session:
+        assert session.get_one(Item, "item-1").analyzer_version_key == "000001.000009.000002"
+
+
+def _first_step(run: Run, *, batch_id: str) -> RunStep:
+    return RunStep(
+        item_id="item-1",
+        workflow_id=run.workflow_id,
+        run_id=run.run_id,
+        queue_time=run.start_time,
+        state=run_pb2.RUN_STATE_RUNNING,
+        stage=run_pb2.PROCESSING_STAGE_ANALYZING,
+        time=run.start_time,
+        batch_id=batch_id,
+    )
