@@ -5,7 +5,9 @@ server. No worker runs unless a test starts one with its own stand-in workflows.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,23 @@ from google.rpc import error_details_pb2, status_pb2
 from sqlalchemy import Engine, func, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
-from bubble.processing.v1 import service_pb2_grpc
+from bubble.processing.v1 import run_pb2, service_pb2_grpc
 from bubble_service.server import Service, start
 from bubble_service.settings import ServiceSettings
+from bubble_service.testing.stand_in_activities import StandInActivities
+from bubble_service.testing.stand_ins import STAND_INS
 from bubble_shared.settings import StoreSettings, TemporalSettings
-from bubble_shared.store import ItemStore, RunWrites, create_engine
+from bubble_shared.store import (
+    BatchStore,
+    ItemStore,
+    NewImage,
+    RunRecords,
+    RunStep,
+    RunWrites,
+    create_engine,
+)
 from bubble_shared.store.models import Item, RequestRecord
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 
@@ -41,7 +54,6 @@ def settings(database_url: str, tmp_path: Path) -> ServiceSettings:
         port=0,
         metrics_port=0,
         health_check_interval_seconds=0.2,
-        status_query_timeout_seconds=0.5,
         watch_poll_interval_seconds=0.1,
         shutdown_grace_seconds=2,
     )
@@ -57,6 +69,9 @@ class Harness:
     engine: Engine
     store: ItemStore
     run_writes: RunWrites
+    runs: RunRecords
+    """The item runs' rows: a test writes the steps a worker would."""
+    batches: BatchStore
     settings: ServiceSettings
 
     @property
@@ -76,6 +91,57 @@ class Harness:
     def media_files(self) -> list[Path]:
         return sorted(p for p in self.settings.store.media_root.rglob("*") if p.is_file())
 
+    def new_item(self, item_id: str = "item-1") -> str:
+        self.store.create_item(
+            item_id=item_id,
+            owner_id="owner-1",
+            title="",
+            description="",
+            images=[NewImage(uri="items/a.jpg")],
+        )
+        return item_id
+
+    def step(
+        self,
+        run_id: str,
+        state: run_pb2.RunState.ValueType,
+        stage: run_pb2.ProcessingStage.ValueType,
+        *,
+        item_id: str = "item-1",
+        **fields: Any,
+    ) -> list[str]:
+        """Records a step of an item run as a worker would; the batches to tell. Times default
+        to now."""
+        fields.setdefault("queue_time", datetime.now(UTC))
+        fields.setdefault("time", fields["queue_time"])
+        return self.runs.record(
+            RunStep(
+                item_id=item_id,
+                workflow_id=f"item-processing/{item_id}",
+                run_id=run_id,
+                state=state,
+                stage=stage,
+                **fields,
+            )
+        )
+
+    @asynccontextmanager
+    async def worker(self, client: Client) -> AsyncIterator[Worker]:
+        """A worker running the stand-in workflows (not the real worker) on the service's queue."""
+        activities = StandInActivities(self.runs, self.batches)
+        async with Worker(
+            client,
+            task_queue=self.settings.temporal.task_queue,
+            workflows=STAND_INS,
+            activities=activities.activities(),
+        ) as running:
+            yield running
+
+
+async def workflow_runs(client: Client, workflow_id: str) -> int:
+    """How many runs Temporal has of this workflow ID."""
+    return len([w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")])
+
 
 async def open_harness(settings: ServiceSettings, client: Client | None) -> Harness:
     service = await start(settings, client=client)
@@ -88,6 +154,8 @@ async def open_harness(settings: ServiceSettings, client: Client | None) -> Harn
         engine=engine,
         store=ItemStore(engine),
         run_writes=RunWrites(engine),
+        runs=RunRecords(engine),
+        batches=BatchStore(engine),
         settings=settings,
     )
 

@@ -1,5 +1,6 @@
 """Assembles and runs the gRPC server: the service, health, reflection, interceptors, background
-tasks; and stops it gracefully.
+tasks (health probes, the watch poller, reconciliation, the idempotency purge); and stops it
+gracefully.
 
     service = await start(settings)      # listening when this returns; service.port is bound
     ...
@@ -12,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from wsgiref.simple_server import WSGIServer
 
 import grpc
@@ -28,12 +28,14 @@ from bubble_service.health import HealthMonitor, new_health_servicer
 from bubble_service.idempotency import Idempotency
 from bubble_service.metrics import RpcMetrics
 from bubble_service.observe import ObservingInterceptor
+from bubble_service.reconcile import Reconciler
 from bubble_service.runs import Runs
 from bubble_service.servicer import ItemProcessingServicer
 from bubble_service.settings import ServiceSettings
 from bubble_service.status import StatusReader
+from bubble_service.watching import WatchHub
 from bubble_shared.process import StartupError
-from bubble_shared.store import ItemStore, RequestStore, create_engine
+from bubble_shared.store import BatchStore, ItemStore, RequestStore, RunRecords, create_engine
 from bubble_shared.store.migrate import display_url
 from bubble_shared.store.schema import current_revision, head_revision
 from bubble_shared.temporal.client import connect
@@ -56,6 +58,7 @@ class Service:
     stopping: asyncio.Event
     metrics: RpcMetrics
     health: object
+    deps: Dependencies
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metrics_server: WSGIServer | None = None
 
@@ -92,22 +95,9 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
     if client is None:
         client = await connect(settings.temporal, lazy=True)
     engine = create_engine(settings.store.database_url)
-    stopping = asyncio.Event()
-    items = ItemStore(engine)
-    runs = Runs(
-        client,
-        task_queue=settings.temporal.task_queue,
-        query_timeout=timedelta(seconds=settings.status_query_timeout_seconds),
-    )
     requests = RequestStore(engine)
-    deps = Dependencies(
-        settings=settings,
-        items=items,
-        idempotency=Idempotency(requests),
-        runs=runs,
-        statuses=StatusReader(runs, items),
-        stopping=stopping,
-    )
+    deps = _dependencies(settings, client, engine, requests)
+    stopping = deps.stopping
     metrics = RpcMetrics()
     interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(metrics)]
     if settings.auth_enabled:
@@ -159,9 +149,12 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
         stopping=stopping,
         metrics=metrics,
         health=health,
+        deps=deps,
         metrics_server=metrics_server,
     )
     service.tasks.append(asyncio.create_task(monitor.run(stopping), name="health-monitor"))
+    service.tasks.append(asyncio.create_task(deps.watches.run(stopping), name="watch-poller"))
+    service.tasks.append(asyncio.create_task(deps.reconciler.run(stopping), name="reconcile"))
     service.tasks.append(asyncio.create_task(_purge(requests, stopping), name="purge-requests"))
     log.info(
         "listening on %s:%d (%s, auth %s)",
@@ -172,6 +165,32 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
         extra={"peer": settings.temporal.address},
     )
     return service
+
+
+def _dependencies(
+    settings: ServiceSettings, client: Client, engine: Engine, requests: RequestStore
+) -> Dependencies:
+    items, runs, batches = ItemStore(engine), RunRecords(engine), BatchStore(engine)
+    temporal = Runs(client, task_queue=settings.temporal.task_queue)
+    statuses = StatusReader(items, runs, batches)
+    return Dependencies(
+        settings=settings,
+        items=items,
+        run_records=runs,
+        batches=batches,
+        idempotency=Idempotency(requests),
+        temporal=temporal,
+        statuses=statuses,
+        watches=WatchHub(statuses, interval_seconds=settings.watch_poll_interval_seconds),
+        reconciler=Reconciler(
+            temporal,
+            runs,
+            batches,
+            interval_seconds=settings.reconcile_interval_seconds,
+            after_seconds=settings.reconcile_after_seconds,
+        ),
+        stopping=asyncio.Event(),
+    )
 
 
 class SchemaOutdatedError(StartupError):

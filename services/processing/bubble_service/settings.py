@@ -7,14 +7,16 @@
 | GRPC_PORT | 50051 | gRPC port (0: any free port, for tests) |
 | METRICS_PORT | 9465 | Prometheus metrics on GRPC_HOST; 0 turns them off |
 | MAX_INLINE_IMAGE_BYTES | 20 MiB | largest ImageInput.content accepted (at most 20 MiB) |
-| MAX_BATCH_ITEMS | 10000 | most item IDs in one StartBatchProcessing (at most 10,000) |
+| MAX_BATCH_ITEMS | 10000 | most listed item IDs in one StartBatchProcessing (at most 10,000) |
 | GRPC_MAX_MESSAGE_BYTES | 4 MiB | largest request or response message |
 | SHUTDOWN_GRACE_SECONDS | 10 | how long in-flight RPCs may finish after SIGTERM/SIGINT |
 | AUTH_TOKENS | unset | comma-separated bearer tokens; unset: no authentication |
 | TLS_CERT_FILE, TLS_KEY_FILE | unset | PEM certificate chain and key; both or neither |
 | HEALTH_CHECK_INTERVAL_SECONDS | 5 | how often Temporal and the database are probed |
-| STATUS_QUERY_TIMEOUT_SECONDS | 2 | bound on the workflow progress query of a status read |
-| WATCH_POLL_INTERVAL_SECONDS | 0.5 | how often WatchStatus re-reads an item run |
+| WATCH_POLL_INTERVAL_SECONDS | 0.5 | how often the watch poller checks the watched runs |
+| WATCH_MAX_STREAM_SECONDS | 3600 | a WatchStatus stream ends with UNAVAILABLE after this |
+| RECONCILE_INTERVAL_SECONDS | 30 | how often open runs are checked against Temporal |
+| RECONCILE_AFTER_SECONDS | 120 | an open run unchanged this long is checked against Temporal |
 | WATCH_MAX_STREAM_SECONDS | 3600 | a WatchStatus stream ends with UNAVAILABLE after this |
 | TEMPORAL_*, ANALYSIS_TASK_QUEUE, DATABASE_URL, MEDIA_ROOT | | as for the worker |
 """
@@ -48,9 +50,10 @@ class ServiceSettings:
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     health_check_interval_seconds: float = 5.0
-    status_query_timeout_seconds: float = 2.0
     watch_poll_interval_seconds: float = 0.5
     watch_max_stream_seconds: float = 3600.0
+    reconcile_interval_seconds: float = 30.0
+    reconcile_after_seconds: float = 120.0
 
     @property
     def auth_enabled(self) -> bool:
@@ -93,12 +96,6 @@ class ServiceSettings:
                 minimum=0.05,
                 maximum=300,
             ),
-            status_query_timeout_seconds=env.seconds(
-                "STATUS_QUERY_TIMEOUT_SECONDS",
-                cls.status_query_timeout_seconds,
-                minimum=0.1,
-                maximum=60,
-            ),
             watch_poll_interval_seconds=env.seconds(
                 "WATCH_POLL_INTERVAL_SECONDS",
                 cls.watch_poll_interval_seconds,
@@ -107,6 +104,15 @@ class ServiceSettings:
             ),
             watch_max_stream_seconds=env.seconds(
                 "WATCH_MAX_STREAM_SECONDS", cls.watch_max_stream_seconds, minimum=1, maximum=3600
+            ),
+            reconcile_interval_seconds=env.seconds(
+                "RECONCILE_INTERVAL_SECONDS",
+                cls.reconcile_interval_seconds,
+                minimum=0.1,
+                maximum=3600,
+            ),
+            reconcile_after_seconds=env.seconds(
+                "RECONCILE_AFTER_SECONDS", cls.reconcile_after_seconds, minimum=1, maximum=86400
             ),
         )
         if (settings.tls_cert_file is None) != (settings.tls_key_file is None):

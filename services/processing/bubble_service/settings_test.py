@@ -20,6 +20,7 @@ def test_defaults() -> None:
     assert not settings.auth_enabled
     assert settings.tls_cert_file is None
     assert settings.temporal.address == "localhost:7233"
+    assert (settings.reconcile_interval_seconds, settings.reconcile_after_seconds) == (30, 120)
 
 
 def test_every_variable_is_read(tmp_path: Path) -> None:
@@ -40,9 +41,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "TLS_CERT_FILE": str(cert),
             "TLS_KEY_FILE": str(key),
             "HEALTH_CHECK_INTERVAL_SECONDS": "1",
-            "STATUS_QUERY_TIMEOUT_SECONDS": "3",
             "WATCH_POLL_INTERVAL_SECONDS": "0.25",
             "WATCH_MAX_STREAM_SECONDS": "60",
+            "RECONCILE_INTERVAL_SECONDS": "5",
+            "RECONCILE_AFTER_SECONDS": "600",
             "TEMPORAL_ADDRESS": "temporal:7233",
             "DATABASE_URL": "postgresql://u@db/bubble",
         }
@@ -55,9 +57,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.auth_tokens == {"token-aaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbb"}
     assert (settings.tls_cert_file, settings.tls_key_file) == (cert, key)
     assert settings.health_check_interval_seconds == 1
-    assert settings.status_query_timeout_seconds == 3
     assert settings.watch_poll_interval_seconds == 0.25
     assert settings.watch_max_stream_seconds == 60
+    assert settings.reconcile_interval_seconds == 5
+    assert settings.reconcile_after_seconds == 600
     assert settings.temporal.address == "temporal:7233"
     assert settings.store.database_url == "postgresql://u@db/bubble"
 
@@ -75,6 +78,7 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
                 "AUTH_TOKENS": "short",
                 "TLS_CERT_FILE": str(cert),
                 "TEMPORAL_ADDRESS": "nowhere",
+                "RECONCILE_AFTER_SECONDS": "0",
             }
         )
 
@@ -86,9 +90,10 @@ def test_every_problem_is_reported_together(tmp_path: Path) -> None:
         "AUTH_TOKENS",
         "TLS_CERT_FILE and TLS_KEY_FILE",
         "TEMPORAL_ADDRESS",
+        "RECONCILE_AFTER_SECONDS",
     ):
         assert name in problems
-    assert len(raised.value.problems) == 6
+    assert len(raised.value.problems) == 7
 
 
 def test_auth_tokens_set_but_empty_is_a_problem() -> None:

@@ -1,5 +1,7 @@
-"""GetStatus and WatchStatus of runs a worker executes: stand-in workflows (not the real worker)
-that answer the progress query and end when the test says so."""
+"""WatchStatus (and GetStatus) of runs a worker executes: stand-in workflows (not the real
+worker) that record their steps in the database as the worker's do, and end when the test says
+so. The stream contract: the first snapshot at once, one per change, the terminal one last, then
+OK; UNAVAILABLE at shutdown and after the maximum duration."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from temporalio.worker import Worker
 from bubble.processing.v1 import analysis_pb2, run_pb2, service_pb2, workflows_pb2
 from bubble_service.conftest import Harness, close_harness, open_harness, rich_error
 from bubble_service.settings import ServiceSettings
-from bubble_service.testing.stand_ins import FINISH_SIGNAL, STAND_INS
+from bubble_service.testing.stand_ins import FINISH_SIGNAL
 from bubble_shared.store import NewImage
 
 SUCCEEDED = workflows_pb2.ItemImageProcessingWorkflowOutput(
@@ -36,11 +38,7 @@ FAILED = workflows_pb2.ItemImageProcessingWorkflowOutput(
 
 @pytest.fixture()
 async def worker(harness: Harness, dev_server: WorkflowEnvironment) -> AsyncIterator[Worker]:
-    async with Worker(
-        dev_server.client,
-        task_queue=harness.settings.temporal.task_queue,
-        workflows=STAND_INS,
-    ) as running:
+    async with harness.worker(dev_server.client) as running:
         yield running
 
 
@@ -58,6 +56,12 @@ async def read_to_end(call: Any) -> list[service_pb2.WatchStatusResponse]:
     while (message := await call.read()) is not grpc.aio.EOF:
         messages.append(message)
     return messages
+
+
+async def next_batch(watch: Any) -> run_pb2.BatchRunStatus:
+    message = await watch.read()
+    assert isinstance(message, service_pb2.WatchStatusResponse), "the watch ended"
+    return message.batch_run
 
 
 async def until_running(harness: Harness) -> run_pb2.ItemRunStatus:
@@ -137,7 +141,7 @@ async def test_a_cancelled_run_ends_cancelled(harness: Harness) -> None:
 
 
 @pytest.mark.usefixtures("worker")
-async def test_a_queued_run_reports_its_delay_through_the_progress_query(harness: Harness) -> None:
+async def test_a_queued_run_reports_its_delay(harness: Harness) -> None:
     harness.store.create_item(
         item_id="item-1", owner_id="o", title="", description="", images=[NewImage(uri="a.jpg")]
     )
@@ -157,24 +161,43 @@ async def test_a_queued_run_reports_its_delay_through_the_progress_query(harness
 
 
 @pytest.mark.usefixtures("worker")
-async def test_a_batch_reads_its_progress_then_its_output(
+async def test_a_batch_is_watched_from_its_counters_to_its_end(
     harness: Harness, dev_server: WorkflowEnvironment
 ) -> None:
     started = await harness.stub.StartBatchProcessing(
         service_pb2.StartBatchProcessingRequest(item_ids=["a", "b", "c"], max_concurrency=2)
     )
     watch = harness.stub.WatchStatus(service_pb2.WatchStatusRequest(batch_id=started.batch_id))
-    async for message in watch:
-        if message.batch_run.state == run_pb2.RUN_STATE_RUNNING:
-            running = message.batch_run
-            break
+    while (await next_batch(watch)).state != run_pb2.RUN_STATE_RUNNING:
+        pass
+    for item_id in ("a", "b"):  # as the batch's children would
+        harness.step(
+            f"run-{item_id}",
+            run_pb2.RUN_STATE_RUNNING,
+            run_pb2.PROCESSING_STAGE_ANALYZING,
+            item_id=item_id,
+            batch_id=started.batch_id,
+        )
+    while (running := await next_batch(watch)).progress.running < 2:
+        pass
     assert (running.progress.total, running.progress.running, running.progress.pending) == (3, 2, 1)
     watch.cancel()
 
-    output = workflows_pb2.ItemBatchProcessingWorkflowOutput(
-        batch_id=started.batch_id, total=3, succeeded=1, failed=1, skipped=1, failed_item_ids=["b"]
-    )
-    await dev_server.client.get_workflow_handle(started.workflow_id).signal(FINISH_SIGNAL, output)
+    outcomes: list[tuple[str, run_pb2.RunState.ValueType, dict[str, Any]]] = [
+        ("a", run_pb2.RUN_STATE_SUCCEEDED, {}),
+        ("b", run_pb2.RUN_STATE_FAILED, {"error": run_pb2.ProcessingError(code="IMAGE_CORRUPT")}),
+        ("c", run_pb2.RUN_STATE_SUCCEEDED, {"skip_reason": run_pb2.SKIP_REASON_ALREADY_PROCESSED}),
+    ]
+    for item_id, state, fields in outcomes:
+        harness.step(
+            f"run-{item_id}",
+            state,
+            run_pb2.PROCESSING_STAGE_DONE,
+            item_id=item_id,
+            batch_id=started.batch_id,
+            **fields,
+        )
+    await dev_server.client.get_workflow_handle(started.workflow_id).signal(FINISH_SIGNAL)
     messages = [
         m
         async for m in harness.stub.WatchStatus(
@@ -184,10 +207,12 @@ async def test_a_batch_reads_its_progress_then_its_output(
 
     final = messages[-1].batch_run
     assert messages[-1].terminal
+    assert [m.sequence for m in messages] == list(range(1, len(messages) + 1))
     assert final.state == run_pb2.RUN_STATE_SUCCEEDED
     assert final.progress == run_pb2.BatchProgress(total=3, succeeded=1, failed=1, skipped=1)
     assert list(final.failed_item_ids) == ["b"]
     assert final.max_concurrency == 2
+    assert final.HasField("close_time")
 
 
 async def test_a_client_that_goes_away_ends_its_watch_quietly(

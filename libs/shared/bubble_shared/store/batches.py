@@ -137,7 +137,8 @@ class BatchStore(StoreBase):
         with self._reads.begin() as session:
             for chunk in chunks(ids):
                 query = select(Batch.batch_id, Batch.version).where(Batch.batch_id.in_(chunk))
-                found.update(session.execute(query).tuples().all())
+                for key, version in session.execute(query):
+                    found[key] = version
         return found
 
     def read_page(

@@ -214,7 +214,8 @@ class RunRecords(StoreBase):
         with self._reads.begin() as session:
             for chunk in chunks(ids):
                 query = select(ItemRun.run_id, ItemRun.version).where(ItemRun.run_id.in_(chunk))
-                found.update(session.execute(query).tuples().all())
+                for key, version in session.execute(query):
+                    found[key] = version
         return found
 
     def open_runs_unchanged_since(
@@ -236,7 +237,7 @@ class RunRecords(StoreBase):
         if after_run_id is not None:
             query = query.where(after_row(ItemRun.update_time, ItemRun.run_id, after_run_id))
         with self._reads.begin() as session:
-            return list(session.execute(query).tuples().all())
+            return [(row.workflow_id, row.run_id) for row in session.execute(query)]
 
 
 def _stored(row: ItemRun | None) -> Stored[run_pb2.ItemRunStatus] | None:
