@@ -46,6 +46,7 @@ class FakeActivities:
     analyze: AnalyzeBehaviour | None = None
     analyze_delay_seconds: float = 0.0
     notify_fails: bool = False
+    notify_delay_seconds: float = 0.0
     analyze_calls: list[activities_pb2.AnalyzeItemImagesInput] = field(default_factory=list)
     updates: list[activities_pb2.UpdateItemWithSuggestionsInput] = field(default_factory=list)
     failures: list[activities_pb2.MarkItemProcessingFailedInput] = field(default_factory=list)
@@ -97,6 +98,8 @@ class FakeActivities:
         self, request: activities_pb2.SendProcessingNotificationInput
     ) -> activities_pb2.SendProcessingNotificationOutput:
         self.notifications.append(request)
+        if self.notify_delay_seconds:
+            await asyncio.sleep(self.notify_delay_seconds)
         if self.notify_fails:
             raise processing_failure("WEBHOOK_REJECTED", "receiver said no")
         return activities_pb2.SendProcessingNotificationOutput(

@@ -200,7 +200,7 @@ class ItemBatchProcessingWorkflow:
             handle = workflow.get_external_workflow_handle(names.item_workflow_id(item_id))
             try:
                 await handle.cancel()
-            except Exception as err:  # - it has ended meanwhile
+            except Exception as err:  # it has ended meanwhile
                 workflow.logger.info("child of item %s not cancelled (%s)", item_id, err)
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
@@ -240,7 +240,6 @@ class ItemBatchProcessingWorkflow:
             failed_item_ids=done.failed_item_ids,
             continued_as_new_count=self._state.continued_as_new_count,
         )
-
 
 
 def _ignore_outcome(child: asyncio.Future[object]) -> None:

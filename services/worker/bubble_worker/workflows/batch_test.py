@@ -13,7 +13,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
 from bubble.processing.v1 import activities_pb2, item_pb2, run_pb2, workflows_pb2
-from bubble_shared.store import NewBatch
+from bubble_shared.store import NewBatch, RunStep
 from bubble_shared.temporal import names
 from bubble_shared.temporal.converter import DATA_CONVERTER
 from bubble_worker.testing.fakes import Harness, image_rejected
@@ -234,8 +234,6 @@ async def test_a_report_for_a_lost_child_frees_its_slot(harness: Harness) -> Non
     lost = harness.runs.latest_of_item(item_ids[0])
     assert lost is not None
     # What reconciliation does: the terminal step, then the signal.
-    from bubble_shared.store import RunStep  # - only this test writes steps
-
     harness.runs.record(
         RunStep(
             item_id=item_ids[0],

@@ -1,7 +1,8 @@
 """ItemImageProcessingWorkflow: analyse an item's images, write the suggestions, notify the owner.
 
 analyse -> update the item -> notify; on failure: mark the item failed -> notify the failure; on
-cancellation: mark the item cancelled -> notify, then end cancelled. The database writes are local
+cancellation: mark the item cancelled -> notify, then end cancelled, unless the outcome had already
+been written to the item (then it stands and the run finishes as it). The database writes are local
 activities (no task-queue round trip), so a successful item costs two activity tasks: the analysis
 on its own queue and the notification.
 
@@ -13,7 +14,8 @@ which are then told by signal that it has finished.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -21,19 +23,20 @@ from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from google.protobuf.message import Message
-    from google.protobuf.timestamp_pb2 import Timestamp
 
     from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
-    from bubble_worker.workflows.steps import record_item_run, tell_batches
+    from bubble_worker.workflows.steps import record_item_run, tell_batches, timestamp
 
 
 @workflow.defn(name=names.ITEM_WORKFLOW)
 class ItemImageProcessingWorkflow:
     def __init__(self) -> None:
         self._progress = workflows_pb2.ItemImageProcessingProgress()
+        # The outcome once it is written to the item; from then on a cancellation changes nothing.
+        self._written: _Written | None = None
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def get_progress(self) -> workflows_pb2.ItemImageProcessingProgress:
@@ -44,7 +47,7 @@ class ItemImageProcessingWorkflow:
         self, request: workflows_pb2.ItemImageProcessingWorkflowInput
     ) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
         info = workflow.info()
-        self._run_start_time = _timestamp(info.workflow_start_time)
+        self._run_start_time = timestamp(info.workflow_start_time)
         self._request = request
         self._progress.item_id = request.item_id
         self._progress.batch_id = request.batch_id
@@ -54,9 +57,13 @@ class ItemImageProcessingWorkflow:
         except BaseException as err:
             if not is_cancelled_exception(err):
                 raise
-            error = await self._record_cancellation()
-            await self._finish(run_pb2.RUN_STATE_CANCELLED, error=error)
-            raise
+            if self._written is None:
+                error = await self._record_cancellation()
+                await self._finish(run_pb2.RUN_STATE_CANCELLED, error=error)
+                raise
+            # The cancellation came after the outcome was written: that outcome stands (the item,
+            # the batch and the owner already have it or are about to), so the run finishes as it.
+            output = await self._tell_owner()
         await self._finish(output.state, error=output.error, skip_reason=output.skip_reason)
         return output
 
@@ -75,7 +82,7 @@ class ItemImageProcessingWorkflow:
     async def _start(self, delay: timedelta) -> None:
         """The run's first row: queued until its start delay ends, else analysing."""
         if delay > timedelta(0):
-            scheduled = _timestamp(workflow.now() + delay)
+            scheduled = timestamp(workflow.now() + delay)
             self._progress.scheduled_start_time.CopyFrom(scheduled)
             step = self._step(
                 state=run_pb2.RUN_STATE_QUEUED,
@@ -139,11 +146,20 @@ class ItemImageProcessingWorkflow:
             state=run_pb2.RUN_STATE_SUCCEEDED,
             suggestions=analysed.suggestions,
         )
-        output.notification_id = await self._notify(
-            activities_pb2.NOTIFICATION_KIND_PROCESSED, _summary_of(analysed.suggestions)
+        self._written = _Written(
+            output, activities_pb2.NOTIFICATION_KIND_PROCESSED, _summary_of(analysed.suggestions)
+        )
+        return await self._tell_owner()
+
+    async def _tell_owner(self) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
+        """Notifies the owner of the written outcome; the run's output (with the notification)."""
+        written = self._written
+        assert written is not None
+        written.output.notification_id = await self._notify(
+            written.kind, written.summary, written.error
         )
         self._enter(run_pb2.PROCESSING_STAGE_DONE)
-        return output
+        return written.output
 
     def _run(self) -> dict[str, Any]:
         """Who is writing: every item write carries it, for the store's stale-run guard."""
@@ -191,8 +207,11 @@ class ItemImageProcessingWorkflow:
         output = workflows_pb2.ItemImageProcessingWorkflowOutput(
             item_id=self._request.item_id, state=run_pb2.RUN_STATE_FAILED, error=error
         )
-        output.notification_id = await self._record_failure(error, cancelled=False)
-        return output
+        await self._mark_failed(error, cancelled=False)
+        self._written = _Written(
+            output, activities_pb2.NOTIFICATION_KIND_FAILED, error.message, error
+        )
+        return await self._tell_owner()
 
     async def _record_cancellation(self) -> run_pb2.ProcessingError:
         """Leaves the item CANCELLED (not stuck in PROCESSING) before the run ends cancelled.
@@ -202,7 +221,9 @@ class ItemImageProcessingWorkflow:
         error = run_pb2.ProcessingError(
             code="CANCELLED", message="processing was cancelled", stage=self._progress.stage
         )
-        await self._record_failure(error, cancelled=True)
+        await self._mark_failed(error, cancelled=True)
+        await self._notify(activities_pb2.NOTIFICATION_KIND_CANCELLED, error.message, error)
+        self._enter(run_pb2.PROCESSING_STAGE_DONE)
         return error
 
     def _stage_after_write(self) -> run_pb2.ProcessingStage.ValueType:
@@ -211,8 +232,8 @@ class ItemImageProcessingWorkflow:
             return run_pb2.PROCESSING_STAGE_UNSPECIFIED
         return run_pb2.PROCESSING_STAGE_NOTIFYING
 
-    async def _record_failure(self, error: run_pb2.ProcessingError, *, cancelled: bool) -> str:
-        """Marks the item failed (or cancelled) and notifies the owner; the notification id."""
+    async def _mark_failed(self, error: run_pb2.ProcessingError, *, cancelled: bool) -> None:
+        """Marks the item failed (or cancelled)."""
         self._progress.error.CopyFrom(error)
         self._enter(run_pb2.PROCESSING_STAGE_MARKING_FAILED)
         await self._write_item(
@@ -225,14 +246,6 @@ class ItemImageProcessingWorkflow:
             ),
             activities_pb2.MarkItemProcessingFailedOutput,
         )
-        kind = (
-            activities_pb2.NOTIFICATION_KIND_CANCELLED
-            if cancelled
-            else activities_pb2.NOTIFICATION_KIND_FAILED
-        )
-        notification_id = await self._notify(kind, error.message, error)
-        self._enter(run_pb2.PROCESSING_STAGE_DONE)
-        return notification_id
 
     async def _write_item(
         self, activity_name: str, request: Message, result_type: type[Message]
@@ -282,13 +295,17 @@ class ItemImageProcessingWorkflow:
 
     def _enter(self, stage: run_pb2.ProcessingStage.ValueType) -> None:
         self._progress.stage = stage
-        self._progress.stage_start_time.CopyFrom(_timestamp(workflow.now()))
+        self._progress.stage_start_time.CopyFrom(timestamp(workflow.now()))
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+@dataclass
+class _Written:
+    """An outcome written to the item, and what the owner is to be told about it."""
+
+    output: workflows_pb2.ItemImageProcessingWorkflowOutput
+    kind: activities_pb2.NotificationKind.ValueType
+    summary: str
+    error: run_pb2.ProcessingError | None = None
 
 
 def _summary_of(suggestions: analysis_pb2.ItemSuggestions) -> str:

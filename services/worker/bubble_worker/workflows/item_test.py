@@ -238,3 +238,25 @@ async def test_a_failed_and_a_cancelled_run_read_as_such(harness: Harness) -> No
     assert cancelled_run is not None
     assert cancelled_run.state == run_pb2.RUN_STATE_CANCELLED
     assert cancelled_run.error.code == "CANCELLED"
+
+
+async def test_a_cancellation_after_the_outcome_was_written_changes_nothing(
+    harness: Harness,
+) -> None:
+    harness.fakes.notify_delay_seconds = 3600
+    handle = await _start(harness, f"late-{uuid.uuid4().hex[:6]}")
+    while not harness.fakes.notifications:  # the suggestions are written, the owner is next
+        await asyncio.sleep(0.01)
+    harness.fakes.notify_delay_seconds = 0
+
+    await handle.cancel()
+    output = await handle.result()
+
+    assert output.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert harness.fakes.failures == []  # the item was not marked cancelled
+    assert {n.kind for n in harness.fakes.notifications} == {
+        activities_pb2.NOTIFICATION_KIND_PROCESSED
+    }
+    run = harness.runs.get((await handle.describe()).run_id or "")
+    assert run is not None
+    assert run.state == run_pb2.RUN_STATE_SUCCEEDED

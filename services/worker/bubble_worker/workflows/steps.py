@@ -47,6 +47,5 @@ async def tell_batches(batch_ids: list[str], item_id: str) -> None:
         handle = workflow.get_external_workflow_handle(names.batch_workflow_id(batch_id))
         try:
             await handle.signal(names.ITEM_RUN_FINISHED_SIGNAL, signal)
-        except Exception as err:  # - the batch closed: nothing waits any more
+        except Exception as err:  # the batch has closed: nothing waits any more
             workflow.logger.info("batch %s was not told (%s)", batch_id, err)
-
