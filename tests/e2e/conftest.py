@@ -7,20 +7,18 @@ talks to the system exactly as a client would: over gRPC on loopback.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from e2e.system import System
+from e2e.system import System, Worker
 from temporalio.testing import WorkflowEnvironment
 
 from bubble_service import server as service_server
 from bubble_service.settings import ServiceSettings
 from bubble_shared.settings import StoreSettings, TemporalSettings
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
-from bubble_worker import main as worker_main
 from bubble_worker.settings import WorkerSettings
 
 
@@ -37,25 +35,21 @@ async def system(
     )
     store = StoreSettings(database_url=database_url, media_root=tmp_path / "media")
     (store.media_root / "items").mkdir(parents=True)
-    stop_worker = asyncio.Event()
-    worker = asyncio.create_task(
-        worker_main.run(
-            WorkerSettings(
-                temporal=temporal,
-                store=store,
-                analysis_processes=2,
-                metrics_port=0,
-                shutdown_grace_seconds=5,
-            ),
-            stop_worker,
+    worker = Worker(
+        WorkerSettings(
+            temporal=temporal,
+            store=store,
+            analysis_processes=2,
+            metrics_port=0,
+            shutdown_grace_seconds=5,
         )
     )
+    worker.start()
     service = await service_server.start(
         ServiceSettings(temporal=temporal, store=store, host="127.0.0.1", port=0, metrics_port=0)
     )
     try:
-        yield System(target=f"127.0.0.1:{service.port}", media_root=store.media_root)
+        yield System(target=f"127.0.0.1:{service.port}", media_root=store.media_root, worker=worker)
     finally:
         await service.stop(grace_seconds=1)
-        stop_worker.set()
-        await worker
+        await worker.stop()

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bubble_worker import main as worker_main
 from bubble_worker.analysis.synthetic import photo_like
+from bubble_worker.settings import WorkerSettings
+
+
+@dataclass
+class Worker:
+    """The worker process's own ``run``, which a test may stop and start again."""
+
+    settings: WorkerSettings
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stop = asyncio.Event()
+            self._task = asyncio.create_task(worker_main.run(self.settings, self._stop))
+
+    async def stop(self) -> None:
+        """Stops it as SIGTERM does (running activities get their grace period)."""
+        if self._task is not None:
+            self._stop.set()
+            await self._task
+            self._task = None
 
 
 @dataclass(frozen=True)
@@ -14,6 +38,7 @@ class System:
     target: str
     """host:port of the gRPC service."""
     media_root: Path
+    worker: Worker
 
 
 def jpeg(seed: int, size: tuple[int, int] = (800, 600)) -> bytes:

@@ -68,14 +68,17 @@ def start_item_processing(
 def start_batch_processing(
     item_ids: Sequence[str],
     *,
+    selector: m.ItemSelector | None,
     batch_id: str | None,
     max_concurrency: int,
     request_id: str | None,
     force: bool,
     skip_notification: bool,
 ) -> m.StartBatchProcessingRequest:
+    """Listed items or a selector (the server says which is missing or both are given)."""
     return m.StartBatchProcessingRequest(
         item_ids=list(item_ids),
+        selector=selector,
         batch_id=batch_id or "",
         max_concurrency=max_concurrency,
         request_id=request_id or new_request_id(),

@@ -134,16 +134,20 @@ class AsyncProcessingClient:
 
     async def start_batch_processing(
         self,
-        item_ids: Sequence[str],
+        item_ids: Sequence[str] = (),
         *,
+        selector: m.ItemSelector | None = None,
         batch_id: str | None = None,
         max_concurrency: int = 0,
         force: bool = False,
         skip_notification: bool = False,
         request_id: str | None = None,
     ) -> m.StartBatchProcessingResponse:
+        """Processes the listed items, or those ``selector`` selects (any number: the server
+        reads the selection page by page while the batch runs)."""
         request = _requests.start_batch_processing(
             item_ids,
+            selector=selector,
             batch_id=batch_id,
             max_concurrency=max_concurrency,
             request_id=request_id,

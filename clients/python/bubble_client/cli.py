@@ -3,6 +3,7 @@
     bubble-processing create --owner u1 --title "Wool scarf" front.jpg items/2024/back.jpg
     bubble-processing process ITEM_ID --wait
     bubble-processing batch ID1 ID2 ID3 --concurrency 10
+    bubble-processing batch --owner u1 --status FAILED --wait   # the items a selector selects
     bubble-processing watch --batch BATCH_ID       # live progress bar
     bubble-processing status --item ITEM_ID --json
 
@@ -63,8 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("--force", action="store_true", help="reprocess a processed item")
     process.add_argument("--wait", action="store_true", help="watch until the run ends")
 
-    batch = commands.add_parser("batch", help="start processing many items")
-    batch.add_argument("item_ids", nargs="+")
+    batch = commands.add_parser(
+        "batch", help="start processing many items: listed, or selected with --owner/--status/..."
+    )
+    batch.add_argument("item_ids", nargs="*")
+    batch.add_argument("--owner", default="", help="select the items of this owner")
+    batch.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        choices=_names(m.ItemStatus),
+        help="select items with this status (repeatable)",
+    )
+    batch.add_argument(
+        "--analyzed-before",
+        default="",
+        metavar="VERSION",
+        help="select items analysed by an analyser version older than VERSION (e.g. 1.3.0)",
+    )
     batch.add_argument("--concurrency", type=int, default=0)
     batch.add_argument("--force", action="store_true")
     batch.add_argument("--wait", action="store_true", help="watch until the batch ends")
@@ -84,6 +101,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _names(enum: type[betterproto2.Enum]) -> list[str]:
     return [member.name for member in enum if member.value != 0]
+
+
+def _selector(args: argparse.Namespace) -> m.ItemSelector | None:
+    """The batch's selector from --owner, --status and --analyzed-before; None when unset."""
+    if not (args.owner or args.status or args.analyzed_before):
+        return None
+    return m.ItemSelector(
+        owner_id=args.owner,
+        statuses=[m.ItemStatus[name] for name in args.status],
+        analyzed_before_version=args.analyzed_before,
+    )
 
 
 def _image(argument: str) -> Path | str:
@@ -207,7 +235,10 @@ def _run_command(client: ProcessingClient, args: argparse.Namespace, out: _Outpu
             return _watch(client, out, {"workflow_id": started.workflow_id})
     elif args.command == "batch":
         batch = client.start_batch_processing(
-            args.item_ids, max_concurrency=args.concurrency, force=args.force
+            args.item_ids,
+            selector=_selector(args),
+            max_concurrency=args.concurrency,
+            force=args.force,
         )
         out.message(batch, f"started batch {batch.batch_id} ({batch.accepted_item_count} items)")
         if args.wait:
