@@ -275,7 +275,11 @@ class Reconciler:
         await asyncio.to_thread(
             self._batches.finish, batch_id, state=outcome.state, time=closed_at, error=outcome.error
         )
-        log.info("batch %s closed in Temporal without recording it: %s", batch_id, outcome.state)
+        log.info(
+            "batch %s closed in Temporal without recording it: recorded %s",
+            batch_id,
+            run_pb2.RunState.Name(outcome.state),
+        )
         return True
 
     async def _tell(self, batch_id: str, item_id: str, run_id: str) -> None:
