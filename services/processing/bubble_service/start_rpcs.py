@@ -127,15 +127,20 @@ class StartRpcs:
     async def _started_by(
         self, workflow_id: str, run_id: str, item_id: str, request_id: str
     ) -> bool:
-        """Whether this request_id started the run: its row says so, or (no row yet) its input."""
+        """Whether this request_id started the run: its row says so, or (no row yet) its input.
+
+        The row is looked for first: once it exists it carries the request_id it was started
+        with (the service's first write and the run's own both set it), so the question asked
+        next cannot race with a concurrent attempt writing it.
+        """
         if not request_id:
             return False
         deps = self._deps
-        started = await asyncio.to_thread(deps.run_records.started_by_request, item_id, request_id)
-        if started is not None:
-            return started.run_id == run_id
         if await deps.statuses.of_run(run_id) is not None:
-            return False
+            started = await asyncio.to_thread(
+                deps.run_records.started_by_request, item_id, request_id
+            )
+            return started is not None and started.run_id == run_id
         workflow_input = await deps.temporal.item_input(workflow_id, run_id)
         return workflow_input is not None and workflow_input.request_id == request_id
 
