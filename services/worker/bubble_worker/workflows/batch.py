@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError, is_cancelled_exception
@@ -118,42 +119,58 @@ class ItemBatchProcessingWorkflow:
 
     async def _start_or_join(self, item_id: str) -> None:
         """Starts the item's child run, or joins the run someone else has open for it."""
-        state = self._state
         retry = policies.JOIN_RETRY_FIRST
         while True:
             try:
-                child = await workflow.start_child_workflow(
-                    names.ITEM_WORKFLOW,
-                    workflows_pb2.ItemImageProcessingWorkflowInput(
-                        item_id=item_id,
-                        request_id=state.request_id,
-                        batch_id=state.batch_id,
-                        force=state.force,
-                        skip_notification=state.skip_notification,
-                        analyzer=state.analyzer,
-                        analysis_task_queue=state.analysis_task_queue,
-                    ),
-                    id=names.item_workflow_id(item_id),
-                    result_type=workflows_pb2.ItemImageProcessingWorkflowOutput,
-                    # Children outlive the execution that started them (continue-as-new); a
-                    # cancelled batch cancels them itself.
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                )
+                await self._start_child(item_id)
             except WorkflowAlreadyStartedError:
                 if await self._join(item_id):
                     return
-                # The open run has not written its first step yet, or has just ended: retry.
-                await workflow.sleep(retry)
-                retry = min(retry * 2, policies.JOIN_RETRY_MAX)
-                continue
-            # The outcome arrives by signal (it must reach later executions too), not here.
-            child.add_done_callback(_ignore_outcome)
-            run_id = child.first_execution_run_id or ""
-            if run_id in self._ended_early:
-                self._ended_early.discard(run_id)
             else:
-                self._open[item_id] = run_id
-            return
+                return
+            # The open run has not written its first step yet, or has just ended: retry.
+            await workflow.sleep(retry)
+            retry = min(retry * 2, policies.JOIN_RETRY_MAX)
+
+    async def _start_child(self, item_id: str) -> None:
+        state = self._state
+        starting = asyncio.ensure_future(
+            workflow.start_child_workflow(
+                names.ITEM_WORKFLOW,
+                workflows_pb2.ItemImageProcessingWorkflowInput(
+                    item_id=item_id,
+                    request_id=state.request_id,
+                    batch_id=state.batch_id,
+                    force=state.force,
+                    skip_notification=state.skip_notification,
+                    analyzer=state.analyzer,
+                    analysis_task_queue=state.analysis_task_queue,
+                ),
+                id=names.item_workflow_id(item_id),
+                result_type=workflows_pb2.ItemImageProcessingWorkflowOutput,
+                # Children outlive the execution that started them (continue-as-new); a
+                # cancelled batch cancels them itself.
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        )
+        try:
+            child = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # The batch is cancelled while this start is under way: let the start finish, so the
+            # child is known and cancelled with the others instead of running on unseen.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                self._opened(item_id, await starting)
+            raise
+        self._opened(item_id, child)
+
+    def _opened(self, item_id: str, child: workflow.ChildWorkflowHandle[Any, Any]) -> None:
+        # The outcome arrives by signal (it must reach later executions too), not here.
+        child.add_done_callback(_ignore_outcome)
+        run_id = child.first_execution_run_id or ""
+        if run_id in self._ended_early:
+            self._ended_early.discard(run_id)
+        else:
+            self._open[item_id] = run_id
 
     async def _join(self, item_id: str) -> bool:
         joined: activities_pb2.JoinItemRunOutput = await workflow.execute_local_activity(

@@ -5,12 +5,14 @@ someone else's run, cancellation, size."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
-from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.service import RPCError
 
 from bubble.processing.v1 import activities_pb2, item_pb2, run_pb2, workflows_pb2
 from bubble_shared.store import NewBatch, RunStep
@@ -272,3 +274,23 @@ async def test_a_batch_of_100_000_items_keeps_a_small_history(harness: Harness) 
     progress = _progress(harness, handle)
     assert progress.total == 100_000
     assert progress.running + progress.succeeded >= 5  # the first execution's share
+
+
+async def test_a_batch_cancelled_at_once_leaves_no_child_running_unseen(harness: Harness) -> None:
+    """A cancellation may arrive while a child's start is under way: that child is cancelled too."""
+    harness.fakes.analyze_delay_seconds = 3600
+    for _ in range(5):
+        item_ids = _items(3)
+        handle = await harness.start_batch(item_ids, max_concurrency=3)
+        await handle.cancel()
+        with contextlib.suppress(WorkflowFailureError):
+            await handle.result()
+        for item_id in item_ids:
+            child = harness.client.get_workflow_handle(names.item_workflow_id(item_id))
+            try:
+                status = (await child.describe()).status
+            except RPCError:
+                continue  # never started
+            assert status == WorkflowExecutionStatus.CANCELED, item_id
+        counted = _progress(harness, handle)
+        assert (counted.cancelled, counted.running, counted.pending) == (3, 0, 0)
