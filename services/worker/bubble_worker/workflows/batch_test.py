@@ -271,9 +271,14 @@ async def test_a_batch_of_100_000_items_keeps_a_small_history(harness: Harness) 
 
     assert sum(len(payload.data) for payload in started.input.payloads) < 200
     assert len(history.events) < 100  # one share of children, not 100,000
-    progress = _progress(harness, handle)
-    assert progress.total == 100_000
-    assert progress.running + progress.succeeded >= 5  # the first execution's share
+    continued = history.events[-1].workflow_execution_continued_as_new_event_attributes
+    [carried] = await DATA_CONVERTER.decode(
+        list(continued.input.payloads), [workflows_pb2.ItemBatchProcessingWorkflowInput]
+    )
+    assert carried.next_position == 5  # the first execution's share, and no more
+    assert len(carried.open_item_ids) <= 5
+    assert sum(len(payload.data) for payload in continued.input.payloads) < 1000
+    assert _progress(harness, handle).total == 100_000
 
 
 async def test_a_batch_cancelled_at_once_leaves_no_child_running_unseen(harness: Harness) -> None:
