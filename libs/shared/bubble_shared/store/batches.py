@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bubble.processing.v1 import item_pb2, run_pb2
-from bubble_shared.store import batch_counting, selection
-from bubble_shared.store.keyset import after_row, chunks
+from bubble_shared.store import batch_counting, keyset, selection
+from bubble_shared.store.keyset import after_row
 from bubble_shared.store.models import Batch, BatchItem, ItemRun
 from bubble_shared.store.run_convert import (
     FAILED_IDS_CAP,
@@ -131,15 +131,10 @@ class BatchStore(StoreBase):
         """The row version of each batch that exists: what a watcher polls. One query per
         ``VERSIONS_CHUNK`` IDs, in one transaction."""
         ids = list(batch_ids)
-        found: dict[str, int] = {}
         if not ids:
-            return found
+            return {}
         with self._reads.begin() as session:
-            for chunk in chunks(ids):
-                query = select(Batch.batch_id, Batch.version).where(Batch.batch_id.in_(chunk))
-                for key, version in session.execute(query):
-                    found[key] = version
-        return found
+            return keyset.versions(session, Batch.batch_id, Batch.version, ids)
 
     def read_page(
         self,
@@ -165,9 +160,7 @@ class BatchStore(StoreBase):
                 batch.start_time = require_aware(time, "time")
             batch.first_run_id = batch.first_run_id or run_id
             batch.current_run_id = run_id
-            batch.continued_as_new_count = max(
-                batch.continued_as_new_count, continued_as_new_count
-            )
+            batch.continued_as_new_count = max(batch.continued_as_new_count, continued_as_new_count)
             _select_up_to(session, batch, from_position + limit)
             query = (
                 select(BatchItem.item_id)
@@ -299,8 +292,12 @@ def _insert_members(session: Session, batch_id: str, first: int, item_ids: Seque
         session.execute(
             insert(BatchItem),
             [
-                {"batch_id": batch_id, "position": first + offset, "item_id": item_id,
-                 "state": "PENDING"}
+                {
+                    "batch_id": batch_id,
+                    "position": first + offset,
+                    "item_id": item_id,
+                    "state": "PENDING",
+                }
                 for offset, item_id in enumerate(item_ids)
             ],
         )

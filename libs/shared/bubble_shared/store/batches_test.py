@@ -29,7 +29,11 @@ def _selected(batch_id: str, selector: item_pb2.ItemSelector) -> NewBatch:
 
 def _page(batches: BatchStore, batch_id: str, start: int, limit: int) -> tuple[list[str], bool]:
     page = batches.read_page(
-        batch_id, from_position=start, limit=limit, run_id="run-1", continued_as_new_count=0,
+        batch_id,
+        from_position=start,
+        limit=limit,
+        run_id="run-1",
+        continued_as_new_count=0,
         time=T0,
     )
     return page.item_ids, page.exhausted

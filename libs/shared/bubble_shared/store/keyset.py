@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 VERSIONS_CHUNK = 500
 """Most IDs in one ``IN (...)`` list: well under every driver's parameter limit."""
@@ -29,6 +29,20 @@ def after_row(
     """
     time_of_after = select(update_time).where(key == after).scalar_subquery()
     return or_(update_time > time_of_after, and_(update_time == time_of_after, key > after))
+
+
+def versions(
+    session: Session,
+    key: InstrumentedAttribute[str],
+    version: InstrumentedAttribute[int],
+    ids: Sequence[str],
+) -> dict[str, int]:
+    """The ``version`` of each row whose ``key`` is in ``ids``: one query per chunk of IDs."""
+    found: dict[str, int] = {}
+    for chunk in chunks(ids):
+        for row_key, row_version in session.execute(select(key, version).where(key.in_(chunk))):
+            found[row_key] = row_version
+    return found
 
 
 def chunks(ids: Sequence[str], size: int = VERSIONS_CHUNK) -> Iterator[Sequence[str]]:

@@ -319,8 +319,7 @@ class Batch(Base):
     __table_args__ = (
         CheckConstraint(_in_list("state", RUN_STATE_NAMES), name="state"),
         CheckConstraint(
-            "running >= 0 AND succeeded >= 0 AND failed >= 0 AND cancelled >= 0 "
-            "AND skipped >= 0",
+            "running >= 0 AND succeeded >= 0 AND failed >= 0 AND cancelled >= 0 AND skipped >= 0",
             name="counters_non_negative",
         ),
         # Open batches that have not changed for a while (reconciliation with Temporal).
@@ -339,7 +338,8 @@ class BatchItem(Base):
     __tablename__ = "batch_items"
 
     batch_id: Mapped[str] = mapped_column(
-        String(BATCH_ID_LENGTH), ForeignKey("batches.batch_id", ondelete="CASCADE"),
+        String(BATCH_ID_LENGTH),
+        ForeignKey("batches.batch_id", ondelete="CASCADE"),
         primary_key=True,
     )
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -26,9 +26,7 @@ def running(run_id: str, item_id: str = "i1") -> RunStep:
     )
 
 
-def test_a_read_carries_the_version_and_the_last_change(
-    runs: RunRecords, clock: FakeClock
-) -> None:
+def test_a_read_carries_the_version_and_the_last_change(runs: RunRecords, clock: FakeClock) -> None:
     assert runs.read("r1") is None
     runs.record(running("r1"))
     first = runs.read("r1")

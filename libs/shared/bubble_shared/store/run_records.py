@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bubble.processing.v1 import analysis_pb2, run_pb2
-from bubble_shared.store import batch_counting
+from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2
+from bubble_shared.store import batch_counting, keyset
 from bubble_shared.store.convert import stage_name, stage_value
-from bubble_shared.store.keyset import after_row, chunks
+from bubble_shared.store.keyset import after_row
 from bubble_shared.store.models import ItemRun
 from bubble_shared.store.run_convert import (
     TERMINAL_STATE_NAMES,
@@ -67,6 +67,28 @@ class RunStep:
     error: run_pb2.ProcessingError | None = None
     skip_reason: run_pb2.SkipReason.ValueType = run_pb2.SKIP_REASON_UNSPECIFIED
     result: analysis_pb2.ItemSuggestions | None = None
+
+    @classmethod
+    def of(cls, request: activities_pb2.RecordItemRunInput) -> RunStep:
+        """The step a ``record_item_run`` request reports."""
+        return cls(
+            item_id=request.item_id,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            queue_time=request.run_start_time.ToDatetime(tzinfo=UTC),
+            state=request.state,
+            stage=request.stage,
+            time=request.time.ToDatetime(tzinfo=UTC),
+            batch_id=request.batch_id,
+            request_id=request.request_id,
+            scheduled_start_time=(
+                request.scheduled_start_time.ToDatetime(tzinfo=UTC)
+                if request.HasField("scheduled_start_time")
+                else None
+            ),
+            error=request.error if request.HasField("error") else None,
+            skip_reason=request.skip_reason,
+        )
 
 
 def record_step(session: Session, step: RunStep, now: datetime) -> ItemRun:
@@ -197,9 +219,7 @@ class RunRecords(StoreBase):
 
     def started_by_request(self, item_id: str, request_id: str) -> run_pb2.ItemRunStatus | None:
         """The item's run that the request with this request_id started, if any."""
-        query = select(ItemRun).where(
-            ItemRun.item_id == item_id, ItemRun.request_id == request_id
-        )
+        query = select(ItemRun).where(ItemRun.item_id == item_id, ItemRun.request_id == request_id)
         with self._reads.begin() as session:
             row = session.scalars(query.limit(1)).one_or_none()
             return None if row is None else item_run_to_proto(row)
@@ -208,15 +228,10 @@ class RunRecords(StoreBase):
         """The row version of each run that exists: what a watcher polls. One query per
         ``VERSIONS_CHUNK`` IDs, in one transaction."""
         ids = list(run_ids)
-        found: dict[str, int] = {}
         if not ids:
-            return found
+            return {}
         with self._reads.begin() as session:
-            for chunk in chunks(ids):
-                query = select(ItemRun.run_id, ItemRun.version).where(ItemRun.run_id.in_(chunk))
-                for key, version in session.execute(query):
-                    found[key] = version
-        return found
+            return keyset.versions(session, ItemRun.run_id, ItemRun.version, ids)
 
     def open_runs_unchanged_since(
         self, moment: datetime, limit: int, *, after_run_id: str | None = None
@@ -244,4 +259,3 @@ def _stored(row: ItemRun | None) -> Stored[run_pb2.ItemRunStatus] | None:
     if row is None:
         return None
     return Stored(item_run_to_proto(row), row.version, row.update_time)
-

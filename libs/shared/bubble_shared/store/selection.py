@@ -45,9 +45,10 @@ def selector_problems(selector: item_pb2.ItemSelector) -> list[tuple[str, str]]:
     for index, status in enumerate(selector.statuses):
         if status == item_pb2.ITEM_STATUS_UNSPECIFIED or status not in item_pb2.ItemStatus.values():
             problems.append((f"statuses[{index}]", f"{status} is not a valid item status"))
-    if selector.analyzed_before_version and version_key_or_none(
+    if (
         selector.analyzed_before_version
-    ) is None:
+        and version_key_or_none(selector.analyzed_before_version) is None
+    ):
         problems.append(
             ("analyzed_before_version", "use a MAJOR.MINOR.PATCH version such as 1.3.0")
         )
@@ -60,9 +61,7 @@ def selector_problems(selector: item_pb2.ItemSelector) -> list[tuple[str, str]]:
     return problems
 
 
-def selection(
-    selector: item_pb2.ItemSelector, *, accepted_at: datetime
-) -> Select[str, datetime]:
+def selection(selector: item_pb2.ItemSelector, *, accepted_at: datetime) -> Select[str, datetime]:
     """The (item_id, create_time) of the selected items, oldest first; ``accepted_at`` excludes
     items created after the batch was accepted."""
     query = select(Item.item_id, Item.create_time).where(Item.create_time <= accepted_at)

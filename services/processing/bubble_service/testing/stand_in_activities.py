@@ -6,6 +6,7 @@ Run on the test's worker next to ``stand_ins``; each is one call of the store, o
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC
 from typing import Any
@@ -30,23 +31,8 @@ class StandInActivities:
     async def record_item_run(
         self, request: activities_pb2.RecordItemRunInput, result: analysis_pb2.ItemSuggestions
     ) -> activities_pb2.RecordItemRunOutput:
-        step = RunStep(
-            item_id=request.item_id,
-            workflow_id=request.workflow_id,
-            run_id=request.run_id,
-            queue_time=request.run_start_time.ToDatetime(tzinfo=UTC),
-            state=request.state,
-            stage=request.stage,
-            time=request.time.ToDatetime(tzinfo=UTC),
-            batch_id=request.batch_id,
-            request_id=request.request_id,
-            scheduled_start_time=(
-                request.scheduled_start_time.ToDatetime(tzinfo=UTC)
-                if request.HasField("scheduled_start_time")
-                else None
-            ),
-            error=request.error if request.HasField("error") else None,
-            result=result if result.ByteSize() else None,
+        step = dataclasses.replace(
+            RunStep.of(request), result=result if result.ByteSize() else None
         )
         batch_ids = await asyncio.to_thread(self._runs.record, step)
         return activities_pb2.RecordItemRunOutput(notify_batch_ids=batch_ids)

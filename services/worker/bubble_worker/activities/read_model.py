@@ -31,24 +31,7 @@ class ReadModelWrites:
     def record_item_run(
         self, request: activities_pb2.RecordItemRunInput
     ) -> activities_pb2.RecordItemRunOutput:
-        step = RunStep(
-            item_id=request.item_id,
-            workflow_id=request.workflow_id,
-            run_id=request.run_id,
-            queue_time=request.run_start_time.ToDatetime(tzinfo=UTC),
-            state=request.state,
-            stage=request.stage,
-            time=request.time.ToDatetime(tzinfo=UTC),
-            batch_id=request.batch_id,
-            request_id=request.request_id,
-            scheduled_start_time=(
-                request.scheduled_start_time.ToDatetime(tzinfo=UTC)
-                if request.HasField("scheduled_start_time")
-                else None
-            ),
-            error=request.error if request.HasField("error") else None,
-            skip_reason=request.skip_reason,
-        )
+        step = RunStep.of(request)
         notify = self._runs.record(step)
         return activities_pb2.RecordItemRunOutput(notify_batch_ids=notify)
 

@@ -99,8 +99,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("batch_id", name=op.f("pk_batches")),
         sa.CheckConstraint(f"state IN {RUN_STATES}", name=op.f("ck_batches_state")),
         sa.CheckConstraint(
-            "running >= 0 AND succeeded >= 0 AND failed >= 0 AND cancelled >= 0 "
-            "AND skipped >= 0",
+            "running >= 0 AND succeeded >= 0 AND failed >= 0 AND cancelled >= 0 AND skipped >= 0",
             name=op.f("ck_batches_counters_non_negative"),
         ),
     )
