@@ -128,20 +128,21 @@ def _cores(stack: Stack, seconds: float) -> dict[str, float]:
 
 
 async def independent_runs(stub: Stub, item_ids: Sequence[str], window: int) -> dict[str, Any]:
-    """StartItemProcessing for each item, at most ``window`` open at once (the batch's window)."""
-    open_runs: set[str] = set()
-    started = time.perf_counter()
+    """StartItemProcessing for each item from ``window`` concurrent callers, each starting its
+    next item as soon as its last run has ended (watched with WatchStatus): the same bound on
+    open runs as the batch."""
     pending = list(item_ids)
-    while pending or open_runs:
-        while pending and len(open_runs) < window:
+
+    async def caller() -> None:
+        while pending:
             item_id = pending.pop()
             await stub.StartItemProcessing(service_pb2.StartItemProcessingRequest(item_id=item_id))
-            open_runs.add(item_id)
-        for item_id in list(open_runs):
-            status = (await stub.GetStatus(service_pb2.GetStatusRequest(item_id=item_id))).item_run
-            if status.state in (run_pb2.RUN_STATE_SUCCEEDED, run_pb2.RUN_STATE_FAILED):
-                open_runs.discard(item_id)
-        await asyncio.sleep(0.05)
+            # As a client waits for a run: one watch stream until the terminal snapshot.
+            async for _ in stub.WatchStatus(service_pb2.WatchStatusRequest(item_id=item_id)):
+                pass
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(window)))
     elapsed = time.perf_counter() - started
     return {
         "items": len(item_ids),

@@ -99,4 +99,4 @@ def next_selected(
     query = selection(selector, accepted_at=accepted_at)
     if after is not None:
         query = query.where(tuple_(Item.create_time, Item.item_id) > after)
-    return list(session.execute(query.limit(limit)).tuples().all())
+    return [(row.item_id, row.create_time) for row in session.execute(query.limit(limit))]
