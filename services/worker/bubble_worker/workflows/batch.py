@@ -34,10 +34,12 @@ Output = workflows_pb2.ItemBatchProcessingWorkflowOutput
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class ItemBatchProcessingWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, request: Input) -> None:
         self._state = Input()
-        # Open children: item id -> run id ("" for children an earlier execution started).
-        self._open: dict[str, str] = {}
+        # Open children: item id -> run id ("" for children an earlier execution started). Set
+        # here, not in run(): a child's report may be handled before run() begins.
+        self._open: dict[str, str] = dict.fromkeys(request.open_item_ids, "")
         # Runs that reported their end before their start was seen here (same activation).
         self._ended_early: set[str] = set()
         self._reports = 0
@@ -71,7 +73,6 @@ class ItemBatchProcessingWorkflow:
         state = self._state
         state.CopyFrom(request)
         state.max_concurrency = max(1, state.max_concurrency or policies.DEFAULT_BATCH_CONCURRENCY)
-        self._open = dict.fromkeys(request.open_item_ids, "")
         try:
             if not await self._start_members():
                 self._continue_as_new()
@@ -212,8 +213,13 @@ class ItemBatchProcessingWorkflow:
         workflow.continue_as_new(following)
 
     async def _finish(self) -> Output:
-        """Waits for the open children, then for the runs the batch joined, and ends the batch."""
-        await workflow.wait_condition(lambda: not self._open)
+        """Waits for the open children, then for the runs the batch joined, and ends the batch.
+
+        The database decides: once every member has an outcome the batch ends, even if a report
+        never came (the open children are then only notifying, or were lost).
+        """
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: not self._open, timeout=policies.JOINED_RECHECK)
         while True:
             done = await self._finish_batch(run_pb2.RUN_STATE_SUCCEEDED)
             if done.finished:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
@@ -299,3 +299,36 @@ async def test_a_batch_cancelled_at_once_leaves_no_child_running_unseen(harness:
             assert status == WorkflowExecutionStatus.CANCELED, item_id
         counted = _progress(harness, handle)
         assert (counted.cancelled, counted.running, counted.pending) == (3, 0, 0)
+
+
+async def test_a_report_handled_before_the_execution_runs_frees_the_carried_slot(
+    harness: Harness,
+) -> None:
+    """A child carried over by continue-as-new may report in the new execution's first task,
+    before run() begins: the slot must still be freed, at once."""
+    item_ids = _items(1)
+    handle = await harness.start_batch(item_ids, max_concurrency=1)
+    await handle.result()
+    run = harness.runs.latest_of_item(item_ids[0])
+    assert run is not None
+    batch_id = f"batch-{uuid.uuid4().hex[:8]}"
+    workflow_id = names.batch_workflow_id(batch_id)
+    harness.batches.create(NewBatch(batch_id, workflow_id, 1, item_ids=item_ids))
+    harness.batches.join(batch_id, item_ids[0])  # nothing open: stays pending
+    harness.batches.finish(batch_id, state=run_pb2.RUN_STATE_CANCELLED, time=datetime.now(UTC))
+    # An execution that carries item 0 as open and is told at once that it ended.
+    second = await harness.client.start_workflow(
+        ItemBatchProcessingWorkflow.run,
+        workflows_pb2.ItemBatchProcessingWorkflowInput(
+            batch_id=batch_id, max_concurrency=1, next_position=1, open_item_ids=item_ids
+        ),
+        id=workflow_id,
+        task_queue=harness.task_queue,
+        start_signal=names.ITEM_RUN_FINISHED_SIGNAL,
+        start_signal_args=[
+            workflows_pb2.ItemRunFinishedSignal(item_id=item_ids[0], run_id=run.run_id)
+        ],
+    )
+    await second.result()
+    history = await second.fetch_history()
+    assert not any(event.HasField("timer_started_event_attributes") for event in history.events)
