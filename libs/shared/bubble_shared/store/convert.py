@@ -55,6 +55,23 @@ def timestamp(value: datetime) -> Timestamp:
     return message
 
 
+def processing_error(
+    code: str,
+    message: str | None,
+    image_id: str | None,
+    retryable: bool | None,
+    stage: str | None,
+) -> run_pb2.ProcessingError:
+    """A stored error (the columns of an item's last error, or of a run's error)."""
+    return run_pb2.ProcessingError(
+        code=code,
+        message=message or "",
+        image_id=image_id or "",
+        retryable=bool(retryable),
+        stage=stage_value(stage or ""),
+    )
+
+
 def item_to_proto(item: Item, *, include_analysis: bool) -> item_pb2.Item:
     """The API view of an item; its images must have been loaded with the query.
 
@@ -76,12 +93,12 @@ def item_to_proto(item: Item, *, include_analysis: bool) -> item_pb2.Item:
     )
     if item.last_error_code is not None:
         message.last_error.CopyFrom(
-            run_pb2.ProcessingError(
-                code=item.last_error_code,
-                message=item.last_error_message or "",
-                image_id=item.last_error_image_id or "",
-                retryable=bool(item.last_error_retryable),
-                stage=stage_value(item.last_error_stage or ""),
+            processing_error(
+                item.last_error_code,
+                item.last_error_message,
+                item.last_error_image_id,
+                item.last_error_retryable,
+                item.last_error_stage,
             )
         )
     if item.suggestions is not None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from bubble.processing.v1 import run_pb2
-from bubble_shared.store.convert import stage_value, timestamp
+from bubble_shared.store.convert import processing_error, stage_value, timestamp
 from bubble_shared.store.models import Batch, ItemRun
 
 _STATE_PREFIX = "RUN_STATE_"
@@ -84,12 +84,12 @@ def item_run_to_proto(row: ItemRun) -> run_pb2.ItemRunStatus:
         status.close_time.CopyFrom(timestamp(row.close_time))
     if row.error_code is not None:
         status.error.CopyFrom(
-            run_pb2.ProcessingError(
-                code=row.error_code,
-                message=row.error_message or "",
-                image_id=row.error_image_id or "",
-                retryable=bool(row.error_retryable),
-                stage=stage_value(row.error_stage or ""),
+            processing_error(
+                row.error_code,
+                row.error_message,
+                row.error_image_id,
+                row.error_retryable,
+                row.error_stage,
             )
         )
     if row.skip_reason:
