@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bubble.processing.v1 import item_pb2, run_pb2
 from bubble_shared.store import batch_counting, keyset, selection
 from bubble_shared.store.keyset import after_row
-from bubble_shared.store.models import Batch, BatchItem, ItemRun
+from bubble_shared.store.models import Batch, BatchItem
 from bubble_shared.store.run_convert import (
     FAILED_IDS_CAP,
     OPEN_MEMBER_STATES,
@@ -29,6 +29,7 @@ from bubble_shared.store.run_convert import (
     batch_to_proto,
     state_name,
 )
+from bubble_shared.store.run_records import latest_run_of_item
 from bubble_shared.store.sessions import StoreBase
 from bubble_shared.store.timestamps import require_aware
 
@@ -187,12 +188,7 @@ class BatchStore(StoreBase):
             member = _lock_member(session, batch_id, item_id)
             if member.state != "PENDING":
                 return member.run_id or ""
-            latest = session.scalars(
-                select(ItemRun)
-                .where(ItemRun.item_id == item_id)
-                .order_by(ItemRun.queue_time.desc(), ItemRun.run_id.desc())
-                .limit(1)
-            ).one_or_none()
+            latest = latest_run_of_item(session, item_id)
             if latest is None or latest.state in TERMINAL_STATE_NAMES:
                 return ""
             batch_counting.start_member(

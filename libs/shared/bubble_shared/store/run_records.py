@@ -91,6 +91,17 @@ class RunStep:
         )
 
 
+def latest_run_of_item(session: Session, item_id: str) -> ItemRun | None:
+    """The row of the item's most recent run (by queue time), open or closed."""
+    query = (
+        select(ItemRun)
+        .where(ItemRun.item_id == item_id)
+        .order_by(ItemRun.queue_time.desc(), ItemRun.run_id.desc())
+        .limit(1)
+    )
+    return session.scalars(query).one_or_none()
+
+
 def record_step(session: Session, step: RunStep, now: datetime) -> ItemRun:
     """Moves the run's row forward to ``step`` (creating it on the first step); returns the row.
 
@@ -208,14 +219,8 @@ class RunRecords(StoreBase):
 
     def read_latest_of_item(self, item_id: str) -> Stored[run_pb2.ItemRunStatus] | None:
         """``latest_of_item`` with the row's version and last change."""
-        query = (
-            select(ItemRun)
-            .where(ItemRun.item_id == item_id)
-            .order_by(ItemRun.queue_time.desc(), ItemRun.run_id.desc())
-            .limit(1)
-        )
         with self._reads.begin() as session:
-            return _stored(session.scalars(query).one_or_none())
+            return _stored(latest_run_of_item(session, item_id))
 
     def started_by_request(self, item_id: str, request_id: str) -> run_pb2.ItemRunStatus | None:
         """The item's run that the request with this request_id started, if any."""
