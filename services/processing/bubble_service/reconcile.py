@@ -38,8 +38,9 @@ from temporalio.client import WorkflowExecutionStatus as Closed
 
 from bubble.processing.v1 import run_pb2
 from bubble_service.runs import Execution, Runs
-from bubble_service.status import TERMINAL_STATES, Snapshot
+from bubble_service.status import Snapshot
 from bubble_shared.store import BatchStore, RunRecords, RunStep
+from bubble_shared.store.run_convert import TERMINAL_STATES
 from bubble_shared.store.timestamps import utc_now
 from bubble_shared.temporal import names
 

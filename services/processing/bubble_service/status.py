@@ -28,18 +28,10 @@ from bubble.processing.v1 import item_pb2, run_pb2
 from bubble_service.errors import ServiceError, not_found
 from bubble_service.validation import MAX_WORKFLOW_ID_LENGTH, Violations
 from bubble_shared.store import BatchStore, ItemNotFoundError, ItemStore, RunRecords
-from bubble_shared.store.run_convert import Stored
+from bubble_shared.store.run_convert import TERMINAL_STATES, Stored
 from bubble_shared.temporal import names
 
 TargetKind = Literal["item", "batch"]
-TERMINAL_STATES = frozenset(
-    {
-        run_pb2.RUN_STATE_SUCCEEDED,
-        run_pb2.RUN_STATE_FAILED,
-        run_pb2.RUN_STATE_CANCELLED,
-        run_pb2.RUN_STATE_TIMED_OUT,
-    }
-)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,18 @@ from bubble_shared.store.models import Batch, ItemRun
 
 _STATE_PREFIX = "RUN_STATE_"
 _SKIP_PREFIX = "SKIP_REASON_"
-TERMINAL_STATE_NAMES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"})
+TERMINAL_STATES = frozenset(
+    {
+        run_pb2.RUN_STATE_SUCCEEDED,
+        run_pb2.RUN_STATE_FAILED,
+        run_pb2.RUN_STATE_CANCELLED,
+        run_pb2.RUN_STATE_TIMED_OUT,
+    }
+)
+"""A run in one of these states is final."""
+TERMINAL_STATE_NAMES = frozenset(
+    run_pb2.RunState.Name(state).removeprefix(_STATE_PREFIX) for state in TERMINAL_STATES
+)
 OPEN_MEMBER_STATES = ("PENDING", "RUNNING")
 FAILED_IDS_CAP = 1000
 """A batch status lists at most this many failed item IDs."""
