@@ -98,22 +98,31 @@ async def test_celery_delay_returns_suggestions_and_a_failure_raises(system: Sys
     assert "IMAGE_CORRUPT" in str(error)
 
 
-async def test_a_delayed_run_can_be_revoked_and_the_item_ends_cancelled(system: System) -> None:
-    def scenario() -> tuple[str, str, m.Item]:
+async def test_a_revoked_delayed_run_leaves_the_item_as_it_was(system: System) -> None:
+    # apply_async(countdown=...) then revoke(): the run never claimed the item, so neither a new
+    # item nor a processed one changes (before: both were marked CANCELLED).
+    def scenario() -> tuple[m.Item, m.Item, m.Item]:
         client = tasks.configure(system.target, timeout=30)
-        item = client.create_item(owner_id="u4", title="chair", images=[jpeg(7)])
-        result = tasks.process_item_images.apply_async(args=[item.item_id], countdown=3600)
-        waiting = result.status
-        result.revoke()
-        with pytest.raises(tasks.TaskRevokedError):
-            result.get(timeout=60)
-        return waiting, result.status, client.get_item(item.item_id)
+        new = client.create_item(owner_id="u4", title="chair", images=[jpeg(7)])
+        processed = client.create_item(owner_id="u4", title="stool", images=[jpeg(8)])
+        tasks.process_item_images.delay(processed.item_id).get(timeout=60)
+        before = client.get_item(processed.item_id)
+        statuses = []
+        for item in (new, processed):
+            result = tasks.process_item_images.apply_async(args=[item.item_id], countdown=3600)
+            result.revoke(reason="the owner changed their mind")
+            with pytest.raises(tasks.TaskRevokedError):
+                result.get(timeout=60)
+            statuses.append(result.status)
+        assert statuses == [tasks.REVOKED, tasks.REVOKED]
+        return client.get_item(new.item_id), before, client.get_item(processed.item_id)
 
-    waiting, final_status, item = await asyncio.to_thread(scenario)
+    new, before, after = await asyncio.to_thread(scenario)
 
-    assert waiting in (tasks.PENDING, tasks.STARTED)
-    assert final_status == tasks.REVOKED
-    assert item.status == m.ItemStatus.CANCELLED
+    assert new.status == m.ItemStatus.PENDING
+    assert after.status == m.ItemStatus.PROCESSED
+    assert after.suggestions == before.suggestions
+    assert after.last_error is None
 
 
 async def test_unknown_items_are_not_found(system: System) -> None:

@@ -3,6 +3,9 @@
 Temporal's ``workflow.logger`` and ``activity.logger`` attach their context as ``temporal_workflow``
 / ``temporal_activity`` dicts; they are flattened here into top-level keys (``workflow_id``,
 ``attempt``...) so a log search for one item or one workflow finds every line about it.
+
+A record's traceback is cut to ``MAX_TRACEBACK_CHARS`` (its start and its end, where the error is):
+chained database errors run to many kilobytes, and a log line must stay a line a person reads.
 """
 
 from __future__ import annotations
@@ -28,6 +31,16 @@ _FLATTENED_KEYS = {
     "task_queue": "task_queue",
 }
 _EXTRA_KEYS = ("item_id", "batch_id", "image_id", "rpc", "code", "duration_ms", "peer")
+MAX_TRACEBACK_CHARS = 4000
+
+
+def bounded_traceback(text: str, limit: int = MAX_TRACEBACK_CHARS) -> str:
+    """``text`` if it fits in ``limit`` characters, else its first quarter and its last part."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    tail = limit - head
+    return f"{text[:head]}\n... ({len(text) - limit} characters left out) ...\n{text[-tail:]}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,15 +65,24 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return bounded_traceback(super().formatException(ei))
+
+
+class TextFormatter(logging.Formatter):
+    """Plain lines for a person at a terminal, with tracebacks bounded as in JSON."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return bounded_traceback(super().formatException(ei))
+
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     """Root logging to stderr; JSON lines for machines, plain text for a person at a terminal."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

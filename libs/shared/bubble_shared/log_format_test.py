@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from bubble_shared.log_format import JsonFormatter
+from bubble_shared.log_format import MAX_TRACEBACK_CHARS, JsonFormatter, TextFormatter
 
 
 def _format(**extra: object) -> dict[str, object]:
@@ -56,3 +56,36 @@ def test_exceptions_are_kept_as_text() -> None:
     entry = json.loads(JsonFormatter().format(record))
 
     assert "ValueError: boom" in entry["exception"]
+
+
+def _raise_a_long_error() -> None:
+    raise ValueError("x" * 20_000 + " the actual error")
+
+
+def _failing() -> logging.LogRecord:
+    """A record whose traceback is 20 KB long, as a chained database error's can be."""
+    try:
+        _raise_a_long_error()
+    except ValueError:
+        return logging.LogRecord(
+            "bubble_worker", logging.WARNING, __file__, 1, "failed", (), sys.exc_info()
+        )
+    raise AssertionError("not raised")
+
+
+def test_a_huge_traceback_is_cut_and_keeps_its_end() -> None:
+    record = _failing()
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert len(entry["exception"]) < MAX_TRACEBACK_CHARS + 100
+    assert entry["exception"].startswith("Traceback")
+    assert entry["exception"].endswith("the actual error")
+    assert "characters left out" in entry["exception"]
+
+
+def test_text_lines_bound_tracebacks_too() -> None:
+    record = _failing()
+    text = TextFormatter().format(record)
+
+    assert len(text) < MAX_TRACEBACK_CHARS + 200
+    assert text.endswith("the actual error")

@@ -9,54 +9,62 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AsyncExitStack
 
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import Runtime
+from temporalio.worker import Worker
 
 from bubble_shared.process import run_process
 from bubble_shared.store import create_engine
 from bubble_shared.temporal.client import connect
+from bubble_shared.temporal.runtime import new_runtime, shared_runtime
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.worker import build_workers
 
 log = logging.getLogger("bubble_worker")
 
 
-def _runtime(metrics_port: int) -> Runtime | None:
-    """A Temporal runtime exporting its metrics for Prometheus, or None when metrics are off."""
+def _runtime(metrics_port: int) -> Runtime:
+    """A Temporal runtime exporting its metrics for Prometheus (unless they are off)."""
     if metrics_port == 0:
-        return None
-    return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}"))
-    )
+        return shared_runtime()
+    return new_runtime(metrics_bind_address=f"0.0.0.0:{metrics_port}")
 
 
 async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     """Runs the workers until ``stop`` is set, then shuts them down gracefully."""
     client = await connect(settings.temporal, runtime=_runtime(settings.metrics_port))
-    engine = create_engine(
-        settings.store.database_url,
-        max_connections=max(settings.max_concurrent_activities, settings.max_concurrent_analyses),
-    )
+    engine = create_engine(settings.store.database_url, max_connections=settings.database_threads)
     workers, resources = build_workers(client, settings, engine)
     try:
-        async with AsyncExitStack() as stack:
-            for worker in workers:
-                await stack.enter_async_context(worker)
-            log.info(
-                "worker polling %s",
-                ", ".join(worker.task_queue for worker in workers),
-                extra={"peer": settings.temporal.address},
-            )
-            await stop.wait()
-            log.info(
-                "stopping: waiting up to %ss for running activities",
-                settings.shutdown_grace_seconds,
-            )
+        await run_until(workers, stop, peer=settings.temporal.address)
+        log.info("worker stopped")
     finally:
         resources.close()
         engine.dispose()
-    log.info("worker stopped")
+
+
+async def run_until(workers: list[Worker], stop: asyncio.Event, *, peer: str = "") -> None:
+    """Polls with every worker until ``stop`` is set, then shuts them all down at once, so every
+    queue's running activities get the same grace period (not one queue's after the other's).
+
+    A worker that fails on its own stops the others and its error is raised (exit 1).
+    """
+    running = [asyncio.create_task(worker.run()) for worker in workers]
+    queues = ", ".join(worker.task_queue for worker in workers)
+    log.info("worker polling %s", queues, extra={"peer": peer})
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopped, *running], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if stop.is_set():
+        log.info("stopping %s: running activities get their grace period", queues)
+    await asyncio.gather(
+        *(
+            worker.shutdown()
+            for worker, task in zip(workers, running, strict=True)
+            if not task.done()
+        )
+    )
+    await asyncio.gather(*running)
 
 
 def main() -> None:

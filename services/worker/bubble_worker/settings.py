@@ -31,7 +31,8 @@ class WorkerSettings:
     temporal: TemporalSettings
     store: StoreSettings
     queues: Queues = Queues.ALL
-    max_concurrent_activities: int = 50
+    max_concurrent_activities: int = 20
+    max_concurrent_local_activities: int = 20
     max_concurrent_workflows: int = 100
     analysis_processes: int = 2
     max_concurrent_analyses: int = 4
@@ -41,6 +42,19 @@ class WorkerSettings:
     notify_webhook_secret: str | None = None
     notify_webhook_timeout_seconds: float = 10.0
     shutdown_grace_seconds: float = 30.0
+    retry_budget_seconds: float = 3600.0
+    retry_max_interval_seconds: float = 60.0
+
+    @property
+    def database_threads(self) -> int:
+        """Threads that may use the database at once: the slots of every queue polled here (the
+        connection pool is sized to them, so no slot waits for a connection)."""
+        threads = 0
+        if self.queues.runs_workflows:
+            threads += self.max_concurrent_activities + self.max_concurrent_local_activities
+        if self.queues.runs_analysis:
+            threads += self.max_concurrent_analyses
+        return threads
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -64,6 +78,12 @@ class WorkerSettings:
             max_concurrent_activities=env.integer(
                 "TEMPORAL_MAX_CONCURRENT_ACTIVITIES",
                 cls.max_concurrent_activities,
+                minimum=1,
+                maximum=10_000,
+            ),
+            max_concurrent_local_activities=env.integer(
+                "TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES",
+                cls.max_concurrent_local_activities,
                 minimum=1,
                 maximum=10_000,
             ),
@@ -93,6 +113,15 @@ class WorkerSettings:
                 "WORKER_SHUTDOWN_GRACE_SECONDS",
                 cls.shutdown_grace_seconds,
                 minimum=0,
+                maximum=3600,
+            ),
+            retry_budget_seconds=env.seconds(
+                "RETRY_BUDGET_SECONDS", cls.retry_budget_seconds, minimum=60, maximum=30 * 86400
+            ),
+            retry_max_interval_seconds=env.seconds(
+                "RETRY_MAX_INTERVAL_SECONDS",
+                cls.retry_max_interval_seconds,
+                minimum=0.1,
                 maximum=3600,
             ),
         )

@@ -43,6 +43,9 @@ def test_reads_every_variable() -> None:
             "NOTIFY_WEBHOOK_SECRET": "s3cret",
             "NOTIFY_WEBHOOK_TIMEOUT_SECONDS": "2.5",
             "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
+            "TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES": "7",
+            "RETRY_BUDGET_SECONDS": "7200",
+            "RETRY_MAX_INTERVAL_SECONDS": "2",
         }
     )
 
@@ -64,6 +67,26 @@ def test_reads_every_variable() -> None:
     assert settings.notify_webhook_secret == "s3cret"
     assert settings.notify_webhook_timeout_seconds == 2.5
     assert settings.shutdown_grace_seconds == 5
+    assert settings.max_concurrent_local_activities == 7
+    assert (settings.retry_budget_seconds, settings.retry_max_interval_seconds) == (7200, 2)
+
+
+def test_the_database_pool_is_sized_to_the_slots_of_the_queues_polled() -> None:
+    slots = {
+        "TEMPORAL_MAX_CONCURRENT_ACTIVITIES": "6",
+        "TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES": "4",
+        "ANALYSIS_MAX_CONCURRENT_ACTIVITIES": "3",
+    }
+
+    def threads(queues: str) -> int:
+        return WorkerSettings.from_env({**slots, "WORKER_QUEUES": queues}).database_threads
+
+    assert (threads("all"), threads("workflows"), threads("analysis")) == (13, 10, 3)
+
+
+def test_the_retry_budget_cannot_be_shorter_than_an_analysis() -> None:
+    with pytest.raises(SettingsError, match="RETRY_BUDGET_SECONDS=5 is outside"):
+        WorkerSettings.from_env({"RETRY_BUDGET_SECONDS": "5"})
 
 
 def test_every_bad_value_is_reported_together() -> None:

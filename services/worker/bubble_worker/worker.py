@@ -1,4 +1,9 @@
-"""Assembles the Temporal workers of one process from its settings and dependencies."""
+"""Assembles the Temporal workers of one process from its settings and dependencies.
+
+Each worker has an executor of its own, sized to its slots (activities plus local activities on
+the workflows' queue, analyses on the analysis queue), so a burst on one queue never takes threads
+the other needs; the database pool is sized to all of them (``WorkerSettings.database_threads``).
+"""
 
 from __future__ import annotations
 
@@ -20,24 +25,26 @@ from bubble_shared.store import (
 )
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
+from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.item_writes import ItemWrites
 from bubble_worker.activities.notify import Notifications
 from bubble_worker.activities.read_model import ReadModelWrites
 from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
 from bubble_worker.settings import WorkerSettings
-from bubble_worker.workflows import WORKFLOWS
+from bubble_worker.workflows import WORKFLOWS, policies
 
 
 @dataclass
 class WorkerResources:
     """What the workers share and what must be closed after they stop."""
 
-    activity_threads: ThreadPoolExecutor
+    executors: list[ThreadPoolExecutor]
     analysis_pool: AnalysisPool | None = None
     webhook: WebhookSender | None = None
 
     def close(self) -> None:
-        self.activity_threads.shutdown(wait=True)
+        for executor in self.executors:
+            executor.shutdown(wait=True)
         if self.analysis_pool is not None:
             self.analysis_pool.shutdown()
         if self.webhook is not None:
@@ -51,10 +58,14 @@ def build_workers(
 
     The activities reach the database through the stores built here on ``engine``.
     """
-    threads = max(settings.max_concurrent_activities, settings.max_concurrent_analyses)
-    resources = WorkerResources(
-        activity_threads=ThreadPoolExecutor(threads, thread_name_prefix="activity"),
+    policies.configure(
+        policies.RetryBudget(
+            budget=timedelta(seconds=settings.retry_budget_seconds),
+            max_interval=timedelta(seconds=settings.retry_max_interval_seconds),
+        )
     )
+    resources = WorkerResources(executors=[])
+    interceptors = [ErrorBoundary()]
     run_writes = RunWrites(engine)
     grace = timedelta(seconds=settings.shutdown_grace_seconds)
     workers: list[Worker] = []
@@ -74,6 +85,9 @@ def build_workers(
             notifications=NotificationStore(engine),
             webhook=resources.webhook,
         )
+        threads = settings.max_concurrent_activities + settings.max_concurrent_local_activities
+        executor = ThreadPoolExecutor(threads, thread_name_prefix="activity")
+        resources.executors.append(executor)
         workers.append(
             Worker(
                 client,
@@ -85,9 +99,10 @@ def build_workers(
                     notifications.send_processing_notification,
                     *read_model.activities(),
                 ],
-                activity_executor=resources.activity_threads,
+                activity_executor=executor,
+                interceptors=interceptors,
                 max_concurrent_activities=settings.max_concurrent_activities,
-                max_concurrent_local_activities=settings.max_concurrent_activities,
+                max_concurrent_local_activities=settings.max_concurrent_local_activities,
                 max_concurrent_workflow_tasks=settings.max_concurrent_workflows,
                 graceful_shutdown_timeout=grace,
             )
@@ -101,12 +116,17 @@ def build_workers(
             pool=resources.analysis_pool,
             default_analyzer=settings.analyzer,
         )
+        executor = ThreadPoolExecutor(
+            settings.max_concurrent_analyses, thread_name_prefix="analysis"
+        )
+        resources.executors.append(executor)
         workers.append(
             Worker(
                 client,
                 task_queue=settings.temporal.analysis_task_queue,
                 activities=[analyze.analyze_item_images],
-                activity_executor=resources.activity_threads,
+                activity_executor=executor,
+                interceptors=interceptors,
                 max_concurrent_activities=settings.max_concurrent_analyses,
                 graceful_shutdown_timeout=grace,
             )

@@ -14,6 +14,14 @@ threads or processes):
 - ``foreign_keys=ON``, which SQLite leaves off by default (item images cascade with their item).
 
 SQLite ignores ``SELECT ... FOR UPDATE``; ``BEGIN IMMEDIATE`` is what serialises writers there.
+
+Every wait is bounded below the 30 s an item write may take (the local activities'
+start-to-close timeout), so a statement blocked on a lock or an unreachable server fails inside
+its attempt and is retried, instead of a thread outliving the attempt that started it: a
+connection within ``CONNECT_TIMEOUT_SECONDS``, a pooled connection within ``POOL_TIMEOUT_SECONDS``,
+a lock within ``LOCK_TIMEOUT_MS`` and a statement within ``STATEMENT_TIMEOUT_MS`` (PostgreSQL),
+the write lock within ``SQLITE_BUSY_TIMEOUT_MS`` (SQLite). Statement parameters never appear in
+errors or logs (``hide_parameters``): they hold analysis blobs and owners' text.
 """
 
 from __future__ import annotations
@@ -27,7 +35,11 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
 # How long a SQLite writer waits for the lock before failing with "database is locked".
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = 20_000
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_TIMEOUT_SECONDS = 10
+LOCK_TIMEOUT_MS = 10_000
+STATEMENT_TIMEOUT_MS = 20_000
 
 # Execution option that marks an engine's transactions as read-only (see ``read_only``).
 _READ_ONLY_OPTION = "bubble_read_only"
@@ -56,16 +68,23 @@ def normalize_url(url: str) -> URL:
     )
 
 
-def create_engine(url: str, *, max_connections: int = 15) -> Engine:
+def create_engine(url: str, *, max_connections: int = 15, time_limits: bool = True) -> Engine:
     """An engine for ``url`` (``sqlite:///...`` or ``postgresql[+psycopg]://...``).
 
     ``max_connections`` bounds the PostgreSQL pool; a process with more threads that use the
     database at once (a worker's activity threads) should pass its thread count, or its threads
-    queue for a connection.
+    queue for a connection. ``time_limits=False`` lifts the statement and lock timeouts, for
+    migrations (an index on a large table may take minutes).
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
+    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    if time_limits:
+        # Added to the URL's own ``options`` (e.g. a session time zone), not in place of them.
+        given = parsed.query.get("options", "")
+        limits = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}"
+        connect_args["options"] = f"{given} {limits}".strip() if isinstance(given, str) else limits
     # pre_ping replaces connections the server closed (restart, idle timeout) before use.
     pool_size = min(5, max_connections)
     return sqlalchemy.create_engine(
@@ -73,6 +92,9 @@ def create_engine(url: str, *, max_connections: int = 15) -> Engine:
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=max_connections - pool_size,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        hide_parameters=True,
+        connect_args=connect_args,
     )
 
 
@@ -88,7 +110,7 @@ def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not url.query.get("uri"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sqlalchemy.create_engine(url)
+    engine = sqlalchemy.create_engine(url, hide_parameters=True)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine

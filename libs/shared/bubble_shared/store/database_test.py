@@ -232,3 +232,42 @@ def test_plain_postgresql_urls_connect_through_psycopg(tmp_path: Path) -> None:
             assert engine.pool._pre_ping
         finally:
             engine.dispose()
+
+
+@pytest.fixture()
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    with temporary_database("postgresql", tmp_path) as url:
+        yield url
+
+
+@pytest.mark.postgres()
+def test_postgres_waits_are_bounded_below_an_item_write(postgres_url: str) -> None:
+    # A statement blocked on a lock must fail inside the 30 s attempt that runs it (and be
+    # retried), not hold a thread past it.
+    engine = create_engine(postgres_url)
+    unbounded = create_engine(postgres_url, time_limits=False)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW statement_timeout")).scalar() == "20s"
+            assert connection.execute(text("SHOW lock_timeout")).scalar() == "10s"
+        with unbounded.connect() as connection:  # migrations may take longer
+            assert connection.execute(text("SHOW statement_timeout")).scalar() == "0"
+    finally:
+        engine.dispose()
+        unbounded.dispose()
+
+
+@pytest.mark.postgres()
+def test_errors_never_carry_statement_parameters(postgres_url: str) -> None:
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SET statement_timeout = 50"))
+            statement = text("SELECT pg_sleep(1), :secret")
+            with pytest.raises(StatementError) as raised:
+                connection.execute(statement, {"secret": "owner-secret-text"})
+    finally:
+        engine.dispose()
+
+    assert "canceling statement due to statement timeout" in str(raised.value)
+    assert "owner-secret-text" not in str(raised.value)

@@ -152,6 +152,13 @@ def _new_row(step: RunStep, now: datetime) -> ItemRun:
     return row
 
 
+def has_moved_past(row: ItemRun, stage: run_pb2.ProcessingStage.ValueType) -> bool:
+    """Whether the run of ``row`` has ended or gone on beyond ``stage``."""
+    if row.state in TERMINAL_STATE_NAMES:
+        return True
+    return _STAGE_RANK.get(stage_value(row.stage), 0) > _STAGE_RANK.get(stage, 0)
+
+
 def _moves_forward(row: ItemRun, step: RunStep) -> bool:
     if state_name(step.state) in TERMINAL_STATE_NAMES:
         return True

@@ -42,6 +42,7 @@ class WriteVerdict(enum.Enum):
     APPLY = "apply"
     SKIP_DUPLICATE = "skip_duplicate"
     SKIP_STALE = "skip_stale"
+    SKIP_NOT_CLAIMED = "skip_not_claimed"
 
 
 def is_current_run(item: Item, run: RunRef) -> bool:
@@ -87,14 +88,20 @@ def claim_verdict(item: Item, run: RunRef, *, force: bool) -> ClaimVerdict:
     return ClaimVerdict.CLAIM
 
 
-def write_verdict(item: Item, run: RunRef, *, status: str) -> WriteVerdict:
+def write_verdict(
+    item: Item, run: RunRef, *, status: str, requires_claim: bool = False
+) -> WriteVerdict:
     """Whether ``run`` may write its outcome ``status`` to ``item``. In order:
 
     1. The item already holds this outcome of this run (an activity retried after its commit, or
        a replay): SKIP_DUPLICATE, so the write happens once.
     2. A newer run has claimed or written the item: SKIP_STALE.
-    3. Otherwise APPLY, whether or not this run still owns the item: an older owner is a dead run
-       (see ``claim_verdict``), and a run whose claim never happened may still record its outcome.
+    3. ``requires_claim`` (a cancellation) and the run never claimed the item: SKIP_NOT_CLAIMED.
+       A run cancelled while it waited (a Celery ``apply_async(countdown=...)`` then ``revoke()``)
+       did nothing to the item, so the item keeps what its earlier runs left.
+    4. Otherwise APPLY, whether or not this run still owns the item: an older owner is a dead run
+       (see ``claim_verdict``), and a run that failed before its claim (the item's analysis could
+       not even start) records that failure.
 
     A run that wrote one outcome and then another (e.g. PROCESSED, then cancelled before it
     finished notifying) applies both: the item's status is the outcome of its most recent run.
@@ -103,4 +110,6 @@ def write_verdict(item: Item, run: RunRef, *, status: str) -> WriteVerdict:
         return WriteVerdict.SKIP_DUPLICATE
     if newer_run_involved(item, run):
         return WriteVerdict.SKIP_STALE
+    if requires_claim and not (is_current_run(item, run) or is_last_run(item, run)):
+        return WriteVerdict.SKIP_NOT_CLAIMED
     return WriteVerdict.APPLY

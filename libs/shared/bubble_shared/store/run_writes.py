@@ -26,7 +26,7 @@ from bubble_shared.store.convert import item_to_proto, stage_name, status_name
 from bubble_shared.store.errors import ItemNotFoundError
 from bubble_shared.store.items import load_images
 from bubble_shared.store.models import Item
-from bubble_shared.store.run_records import RunStep, record_step
+from bubble_shared.store.run_records import RunStep, has_moved_past, record_step
 from bubble_shared.store.run_rules import (
     ClaimVerdict,
     RunRef,
@@ -47,6 +47,7 @@ _SKIP_REASONS: Mapping[ClaimVerdict, run_pb2.SkipReason.ValueType] = {
 _SKIPPED_WRITES: Mapping[WriteVerdict, activities_pb2.ItemWriteOutcome.ValueType] = {
     WriteVerdict.SKIP_DUPLICATE: activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_DUPLICATE,
     WriteVerdict.SKIP_STALE: activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_STALE,
+    WriteVerdict.SKIP_NOT_CLAIMED: activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED,
 }
 
 
@@ -86,7 +87,8 @@ class RunWrites(StoreBase):
         - the item does not exist: ItemNotFoundError;
         - the run already owns it (a retried claim): claimed, nothing written;
         - the item is PROCESSED and ``force`` is False: skip, SKIP_REASON_ALREADY_PROCESSED;
-        - a run with a later run_start_time has claimed or written it: skip,
+        - a run with a later run_start_time has claimed or written it, or this run has already
+          gone past its analysis (cancelled before this attempt began): skip,
           SKIP_REASON_SUPERSEDED;
         - otherwise (no owner, or an older owner whose run died): claimed, the run takes over.
 
@@ -100,8 +102,12 @@ class RunWrites(StoreBase):
                 raise ItemNotFoundError(item_id)
             analyzing = run_pb2.PROCESSING_STAGE_ANALYZING
             step = _step(run, item_id, analyzing, self._now(), attempt=attempt)
-            record_step(session, step, self._now())
+            run_row = record_step(session, step, self._now())
             verdict = claim_verdict(row, run, force=force)
+            if has_moved_past(run_row, analyzing):
+                # An attempt that starts after its run was cancelled (and recorded that the
+                # item was never claimed): claiming now would leave the item PROCESSING for good.
+                verdict = ClaimVerdict.SKIP_SUPERSEDED
             if verdict is ClaimVerdict.CLAIM:
                 row.status = status_name(item_pb2.ITEM_STATUS_PROCESSING)
                 row.current_workflow_id = run.workflow_id
@@ -195,7 +201,8 @@ class RunWrites(StoreBase):
         CANCELLED outcome already recorded). When applied, last_error is ``error`` and the run is
         recorded as the last run; earlier suggestions, processed_time and image analyses stay;
         the outcome is counted for the run's batches. The run's status moves to ``next_stage``
-        (UNSPECIFIED: MARKING_FAILED) whatever the outcome.
+        (UNSPECIFIED: MARKING_FAILED) whatever the outcome. A cancellation of a run that never
+        claimed the item leaves the item alone (SKIPPED_NOT_CLAIMED) but is still counted.
         """
         run = _run(workflow_id, run_id, run_start_time)
         status = status_name(
@@ -206,9 +213,14 @@ class RunWrites(StoreBase):
             row = _lock_item(session, item_id)
             if row is None:
                 return activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED
-            verdict = write_verdict(row, run, status=status)
+            verdict = write_verdict(row, run, status=status, requires_claim=cancelled)
+            step = _step(run, item_id, stage, self._now())
+            if verdict is WriteVerdict.SKIP_NOT_CLAIMED:
+                # Nothing happened to the item, but the run's batches count the cancellation.
+                self._record_outcome_step(session, step, counted=status)
+                return _SKIPPED_WRITES[verdict]
             if verdict is not WriteVerdict.APPLY:
-                record_step(session, _step(run, item_id, stage, self._now()), self._now())
+                record_step(session, step, self._now())
                 return _SKIPPED_WRITES[verdict]
             row.status = status
             row.last_error_code = error.code

@@ -30,6 +30,7 @@ APPLIED = activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
 DUPLICATE = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_DUPLICATE
 STALE = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_STALE
 DELETED = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED
+NOT_CLAIMED = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ERROR = run_pb2.ProcessingError(
@@ -517,6 +518,53 @@ def test_a_run_cancelled_after_it_wrote_its_result_ends_cancelled(
     item = store.get_item("item-1")
     assert item.status == item_pb2.ITEM_STATUS_CANCELLED
     assert item.HasField("suggestions")
+
+
+def test_cancelling_a_queued_rerun_leaves_the_processed_item_alone(
+    store: ItemStore, run_writes: RunWrites, runs: RunRecords, batches: BatchStore, engine: Engine
+) -> None:
+    # apply_async(countdown=60) on a processed item, then revoke(): the rerun never claimed it.
+    OLD.claim(run_writes)
+    OLD.apply(run_writes, store)
+    processed, written = store.get_item("item-1"), version(engine)
+    batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["item-1"]))
+    runs.record(_first_step(NEW, batch_id="b1"))
+    cancelled = run_pb2.ProcessingError(code="CANCELLED", message="processing was cancelled")
+
+    assert NEW.fail(run_writes, cancelled=True, error=cancelled) == NOT_CLAIMED
+    assert NEW.fail(run_writes, cancelled=True, error=cancelled) == NOT_CLAIMED  # a retry
+
+    assert store.get_item("item-1") == processed
+    assert version(engine) == written
+    # The run and its batch still say it was cancelled, once.
+    progress = batches.get("b1").progress  # type: ignore[union-attr]
+    assert (progress.running, progress.cancelled) == (0, 1)
+
+
+def test_an_analysis_attempt_that_starts_after_its_run_was_cancelled_claims_nothing(
+    store: ItemStore, run_writes: RunWrites, runs: RunRecords
+) -> None:
+    # The cancellation found the item unclaimed; an analysis attempt already scheduled then
+    # starts: claiming would leave the item PROCESSING with no run left to finish it.
+    runs.record(_first_step(OLD, batch_id=""))
+    cancelled = run_pb2.ProcessingError(code="CANCELLED", message="processing was cancelled")
+    assert OLD.fail(run_writes, cancelled=True, error=cancelled) == NOT_CLAIMED
+
+    claim = OLD.claim(run_writes)
+
+    assert not claim.claimed
+    assert store.get_item("item-1").status == item_pb2.ITEM_STATUS_PENDING
+
+
+def test_a_failure_before_the_claim_is_still_recorded(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    # e.g. the analysis could not start for longer than the retry budget: the owner must see it.
+    outage = run_pb2.ProcessingError(code="INFRASTRUCTURE_UNAVAILABLE", retryable=True)
+
+    assert OLD.fail(run_writes, error=outage) == APPLIED
+
+    assert store.get_item("item-1").status == item_pb2.ITEM_STATUS_FAILED
 
 
 def test_a_stage_newer_than_this_code_round_trips(

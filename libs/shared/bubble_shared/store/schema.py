@@ -53,7 +53,7 @@ def current_revision(url: str) -> str | None:
 
 def upgrade(url: str) -> None:
     """Upgrades the database to the newest revision, in one transaction (all or nothing)."""
-    engine = create_engine(url)
+    engine = create_engine(url, time_limits=False)
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":

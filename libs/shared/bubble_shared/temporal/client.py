@@ -7,12 +7,14 @@ from temporalio.runtime import Runtime
 
 from bubble_shared.settings import TemporalSettings
 from bubble_shared.temporal.converter import DATA_CONVERTER
+from bubble_shared.temporal.runtime import shared_runtime
 
 
 async def connect(
     settings: TemporalSettings, *, runtime: Runtime | None = None, lazy: bool = False
 ) -> Client:
-    """A client with our payload converter; ``runtime`` carries metrics settings when given.
+    """A client with our payload converter; ``runtime`` carries metrics settings when given
+    (else one that forwards Temporal's own logs into ours, see ``runtime.py``).
 
     ``lazy`` connects on first use instead of now, for a process that must start (and report
     itself unhealthy) while Temporal is down; each call then fails until Temporal is reachable.
@@ -21,6 +23,6 @@ async def connect(
         settings.address,
         namespace=settings.namespace,
         data_converter=DATA_CONVERTER,
-        runtime=runtime,
+        runtime=runtime or shared_runtime(),
         lazy=lazy,
     )

@@ -22,6 +22,7 @@ from bubble.processing.v1 import activities_pb2, analysis_pb2, item_pb2, run_pb2
 from bubble_shared.media import MediaPathError, resolve_media_path
 from bubble_shared.store import AnalysisCache, ItemNotFoundError, RunWrites
 from bubble_shared.temporal import names
+from bubble_worker import error_codes
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.errors import processing_failure
 from bubble_worker.analysis import (
@@ -133,7 +134,17 @@ class AnalyzeItemImages:
         return analyses, cache_hits
 
     def _locate(self, image: item_pb2.ItemImage) -> Path:
-        """The image's file, or a non-retryable IMAGE_NOT_FOUND naming the image and why."""
+        """The image's file, or a non-retryable IMAGE_NOT_FOUND naming the image and why.
+
+        A MEDIA_ROOT that is not there at all is the volume missing (not mounted, a network share
+        down), not the image: that is retried like any outage.
+        """
+        if not self._media_root.is_dir():
+            raise ApplicationError(
+                f"the media volume is unavailable: MEDIA_ROOT {str(self._media_root)!r} is not a "
+                "folder this worker can read",
+                type=error_codes.MEDIA_UNAVAILABLE,
+            )
         try:
             path = resolve_media_path(self._media_root, image.uri)
         except MediaPathError as err:
@@ -190,5 +201,5 @@ class AnalyzeItemImages:
             # Transient: the pool replaces itself and Temporal retries the activity.
             raise ApplicationError(
                 f"the analysis process died while analysing image {image.image.image_id}",
-                type="ANALYSIS_PROCESS_DIED",
+                type=error_codes.ANALYSIS_PROCESS_DIED,
             ) from None

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
@@ -24,6 +25,7 @@ from temporalio.worker import Worker
 from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
 from bubble_shared.store import BatchStore, NewBatch, RunRecords
 from bubble_shared.temporal import names
+from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.errors import processing_failure
 from bubble_worker.activities.read_model import ReadModelWrites
 from bubble_worker.workflows import WORKFLOWS
@@ -45,6 +47,8 @@ class FakeActivities:
 
     analyze: AnalyzeBehaviour | None = None
     analyze_delay_seconds: float = 0.0
+    update_failures: int = 0
+    """The suggestions write raises a database outage on this many attempts first."""
     notify_fails: bool = False
     notify_delay_seconds: float = 0.0
     analyze_calls: list[activities_pb2.AnalyzeItemImagesInput] = field(default_factory=list)
@@ -67,7 +71,7 @@ class FakeActivities:
             attempt = activity.info().attempt
             result = self.analyze(request, attempt) if self.analyze else None
             if self.analyze_delay_seconds:
-                await asyncio.sleep(self.analyze_delay_seconds)
+                await _heartbeating_sleep(self.analyze_delay_seconds)
             return result or activities_pb2.AnalyzeItemImagesOutput(
                 analysis=analysis_pb2.ItemAnalysis(item_id=request.item_id),
                 suggestions=suggestions_for(request.item_id),
@@ -80,6 +84,8 @@ class FakeActivities:
         self, request: activities_pb2.UpdateItemWithSuggestionsInput
     ) -> activities_pb2.UpdateItemWithSuggestionsOutput:
         self.updates.append(request)
+        if activity.info().attempt <= self.update_failures:
+            raise database_outage()
         return activities_pb2.UpdateItemWithSuggestionsOutput(
             applied=True, outcome=activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
         )
@@ -89,6 +95,12 @@ class FakeActivities:
         self, request: activities_pb2.MarkItemProcessingFailedInput
     ) -> activities_pb2.MarkItemProcessingFailedOutput:
         self.failures.append(request)
+        # As the store does: a cancelled run that never reached its claim (in the analysis)
+        # leaves the item alone.
+        if request.cancelled and not any(c.run_id == request.run_id for c in self.analyze_calls):
+            return activities_pb2.MarkItemProcessingFailedOutput(
+                outcome=activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED
+            )
         return activities_pb2.MarkItemProcessingFailedOutput(
             applied=True, outcome=activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
         )
@@ -105,6 +117,24 @@ class FakeActivities:
         return activities_pb2.SendProcessingNotificationOutput(
             notification_id=f"n-{request.item_id}-{request.kind}", created=True
         )
+
+
+async def _heartbeating_sleep(seconds: float) -> None:
+    """Waits as a real analysis does: heartbeating, so a cancellation reaches it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        activity.heartbeat()
+        await asyncio.sleep(min(0.2, deadline - loop.time()))
+
+
+def database_outage() -> Exception:
+    """What SQLAlchemy raises while PostgreSQL refuses connections (statement and all)."""
+    return sqlalchemy.exc.OperationalError(
+        "UPDATE items SET analysis=%(analysis)s WHERE items.item_id = %(item_id)s",
+        {"analysis": b"\x00" * 64, "item_id": "item-1"},
+        OSError("connection failed: Connection refused"),
+    )
 
 
 def image_rejected(code: str = "IMAGE_CORRUPT") -> Exception:
@@ -172,11 +202,13 @@ async def running_harness(
                 *read_model.activities(),
             ],
             activity_executor=_THREADS,
+            interceptors=[ErrorBoundary()],
         ),
         Worker(
             env.client,
             task_queue=harness.analysis_task_queue,
             activities=[fakes.analyze_item_images],
+            interceptors=[ErrorBoundary()],
         ),
     ):
         yield harness

@@ -132,7 +132,8 @@ class ItemBatchProcessingWorkflow:
             ),
             result_type=activities_pb2.ReadBatchPageOutput,
             start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.ITEM_WRITE_RETRY,
+            retry_policy=policies.item_write_retry(),
+            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
         )
         return page
 
@@ -199,7 +200,8 @@ class ItemBatchProcessingWorkflow:
             ),
             result_type=activities_pb2.JoinItemRunOutput,
             start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.ITEM_WRITE_RETRY,
+            retry_policy=policies.item_write_retry(),
+            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
         )
         return joined.joined
 
@@ -241,10 +243,12 @@ class ItemBatchProcessingWorkflow:
             await workflow.wait_condition(
                 lambda: not self._starting, timeout=policies.CANCEL_CHILDREN_GRACE
             )
+        reason = workflow.cancellation_reason()
+        child_reason = f"the batch was cancelled: {reason}" if reason else "the batch was cancelled"
         for item_id in list(self._open):
             handle = workflow.get_external_workflow_handle(names.item_workflow_id(item_id))
             try:
-                await handle.cancel()
+                await handle.cancel(reason=child_reason)
             except Exception as err:  # it has ended meanwhile
                 workflow.logger.info("child of item %s not cancelled (%s)", item_id, err)
         with contextlib.suppress(TimeoutError):
@@ -269,7 +273,8 @@ class ItemBatchProcessingWorkflow:
             ),
             result_type=activities_pb2.FinishBatchOutput,
             start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.ITEM_WRITE_RETRY,
+            retry_policy=policies.item_write_retry(),
+            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
         )
         return done
 

@@ -4,6 +4,7 @@ read model on SQLite (the end-to-end tests run both databases)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,17 @@ from bubble_shared.store import create_engine, upgrade
 from bubble_shared.testing.databases import temporary_database
 from bubble_shared.testing.temporal_servers import start_time_skipping_server
 from bubble_worker.testing.fakes import FakeActivities, Harness, running_harness
+from bubble_worker.workflows import policies
+
+
+@pytest.fixture(autouse=True)
+def _quick_retries() -> Iterator[None]:
+    """Backoff capped at 100 ms: a local activity's retries wait in real time, not server time.
+    The budget stays an hour unless a test sets it."""
+    before = policies.retry_budget()
+    policies.configure(policies.RetryBudget(max_interval=timedelta(milliseconds=100)))
+    yield
+    policies.configure(before)
 
 
 @pytest.fixture()

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
 
     from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
+    from bubble_worker import error_codes
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
     from bubble_worker.workflows.steps import record_item_run, tell_batches, timestamp
@@ -181,8 +182,9 @@ class ItemImageProcessingWorkflow:
             result_type=activities_pb2.AnalyzeItemImagesOutput,
             task_queue=request.analysis_task_queue or names.DEFAULT_ANALYSIS_TASK_QUEUE,
             start_to_close_timeout=policies.ANALYSIS_START_TO_CLOSE,
+            schedule_to_close_timeout=policies.analysis_schedule_to_close(),
             heartbeat_timeout=policies.ANALYSIS_HEARTBEAT,
-            retry_policy=policies.ANALYSIS_RETRY,
+            retry_policy=policies.analysis_retry(),
         )
         return analysed
 
@@ -214,15 +216,23 @@ class ItemImageProcessingWorkflow:
         return await self._tell_owner()
 
     async def _record_cancellation(self) -> run_pb2.ProcessingError:
-        """Leaves the item CANCELLED (not stuck in PROCESSING) before the run ends cancelled.
+        """Leaves the item CANCELLED (not stuck in PROCESSING) before the run ends cancelled, with
+        the canceller's reason; an item the run never claimed (it was cancelled while it waited)
+        is left as it was, and its owner is not told about a run that never touched it.
 
         Temporal delivers a cancellation once; the activities started here run normally.
         """
+        reason = workflow.cancellation_reason()
         error = run_pb2.ProcessingError(
-            code="CANCELLED", message="processing was cancelled", stage=self._progress.stage
+            code=error_codes.CANCELLED,
+            message=error_codes.bounded(
+                f"processing was cancelled: {reason}" if reason else "processing was cancelled"
+            ),
+            stage=self._progress.stage,
         )
-        await self._mark_failed(error, cancelled=True)
-        await self._notify(activities_pb2.NOTIFICATION_KIND_CANCELLED, error.message, error)
+        written = await self._mark_failed(error, cancelled=True)
+        if written != activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED:
+            await self._notify(activities_pb2.NOTIFICATION_KIND_CANCELLED, error.message, error)
         self._enter(run_pb2.PROCESSING_STAGE_DONE)
         return error
 
@@ -232,11 +242,13 @@ class ItemImageProcessingWorkflow:
             return run_pb2.PROCESSING_STAGE_UNSPECIFIED
         return run_pb2.PROCESSING_STAGE_NOTIFYING
 
-    async def _mark_failed(self, error: run_pb2.ProcessingError, *, cancelled: bool) -> None:
-        """Marks the item failed (or cancelled)."""
+    async def _mark_failed(
+        self, error: run_pb2.ProcessingError, *, cancelled: bool
+    ) -> activities_pb2.ItemWriteOutcome.ValueType:
+        """Marks the item failed (or cancelled); what the store made of it."""
         self._progress.error.CopyFrom(error)
         self._enter(run_pb2.PROCESSING_STAGE_MARKING_FAILED)
-        await self._write_item(
+        written = await self._write_item(
             names.MARK_ITEM_PROCESSING_FAILED,
             activities_pb2.MarkItemProcessingFailedInput(
                 **self._run(),
@@ -246,18 +258,24 @@ class ItemImageProcessingWorkflow:
             ),
             activities_pb2.MarkItemProcessingFailedOutput,
         )
+        assert isinstance(written, activities_pb2.MarkItemProcessingFailedOutput)
+        return written.outcome
 
     async def _write_item(
         self, activity_name: str, request: Message, result_type: type[Message]
-    ) -> None:
-        """A short database write as a local activity: no task-queue round trip."""
-        await workflow.execute_local_activity(
+    ) -> Message:
+        """A short database write as a local activity: no task-queue round trip. It is retried
+        until the database answers: giving up would leave the item as it is (PROCESSING) with
+        no run left to finish it, while an open run says truthfully what is going on."""
+        written: Message = await workflow.execute_local_activity(
             activity_name,
             request,
             result_type=result_type,
             start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.ITEM_WRITE_RETRY,
+            retry_policy=policies.item_write_retry(),
+            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
         )
+        return written
 
     async def _notify(
         self,
@@ -284,7 +302,7 @@ class ItemImageProcessingWorkflow:
                 result_type=activities_pb2.SendProcessingNotificationOutput,
                 start_to_close_timeout=policies.NOTIFY_START_TO_CLOSE,
                 schedule_to_close_timeout=policies.NOTIFY_SCHEDULE_TO_CLOSE,
-                retry_policy=policies.NOTIFY_RETRY,
+                retry_policy=policies.notify_retry(),
             )
         except ActivityError as err:
             if is_cancelled_exception(err):

@@ -13,8 +13,9 @@ from temporalio.exceptions import CancelledError
 
 from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
 from bubble_shared.temporal import names
-from bubble_worker.testing.fakes import Harness, image_rejected, suggestions_for
-from bubble_worker.workflows import ItemImageProcessingWorkflow
+from bubble_worker.activities.error_boundary import MAX_INTERNAL_ATTEMPTS
+from bubble_worker.testing.fakes import Harness, database_outage, image_rejected, suggestions_for
+from bubble_worker.workflows import ItemImageProcessingWorkflow, policies
 
 Output = workflows_pb2.ItemImageProcessingWorkflowOutput
 
@@ -101,31 +102,85 @@ async def test_a_bad_image_fails_the_run_once_and_records_why(harness: Harness) 
     assert harness.fakes.updates == []
 
 
-async def test_an_analysis_that_keeps_failing_then_times_out_fails_the_item(
+async def test_an_outage_longer_than_the_old_attempt_limits_fails_nothing(harness: Harness) -> None:
+    # The old policies gave up after 8 analysis attempts and 10 write attempts (about two
+    # minutes): a longer database outage failed items that had nothing wrong with them.
+    def down_for_a_while(_: activities_pb2.AnalyzeItemImagesInput, attempt: int) -> None:
+        if attempt <= 12:
+            raise database_outage()
+
+    harness.fakes.analyze = down_for_a_while
+    harness.fakes.update_failures = 12
+
+    output = await (await _start(harness)).result()
+
+    assert output.state == run_pb2.RUN_STATE_SUCCEEDED
+    assert (len(harness.fakes.analyze_calls), len(harness.fakes.updates)) == (13, 13)
+    assert harness.fakes.failures == []
+    assert [n.kind for n in harness.fakes.notifications] == [
+        activities_pb2.NOTIFICATION_KIND_PROCESSED
+    ]
+
+
+def _short_budget() -> None:
+    policies.configure(
+        policies.RetryBudget(budget=timedelta(seconds=3), max_interval=timedelta(milliseconds=200))
+    )
+
+
+async def test_an_outage_outliving_the_budget_fails_the_item_with_a_documented_code(
     harness: Harness,
 ) -> None:
-    # Seven quick transient failures, then an attempt that never heartbeats: the retry policy's
-    # last attempt ends on the heartbeat timeout (30 s of real time: the server skips no time
-    # while an activity runs).
-    def failing_then_silent(_: activities_pb2.AnalyzeItemImagesInput, attempt: int) -> None:
-        if attempt < 8:
-            raise OSError("disk unavailable")
-        harness.fakes.analyze_delay_seconds = 3600
+    _short_budget()
 
-    harness.fakes.analyze = failing_then_silent
+    def down(_: activities_pb2.AnalyzeItemImagesInput, __: int) -> None:
+        raise database_outage()
+
+    harness.fakes.analyze = down
+    handle = await _start(harness, f"down-{uuid.uuid4().hex[:6]}")
+
+    output = await handle.result()
+
+    assert output.state == run_pb2.RUN_STATE_FAILED
+    error = output.error
+    assert (error.code, error.retryable) == ("INFRASTRUCTURE_UNAVAILABLE", True)
+    assert error.stage == run_pb2.PROCESSING_STAGE_ANALYZING
+    assert "Connection refused" in error.message
+    # Neither the statement nor its parameters travel with the failure.
+    assert "UPDATE" not in error.message
+    assert "parameters" not in error.message
+    assert len(error.message) <= 500
+    assert [f.error.code for f in harness.fakes.failures] == ["INFRASTRUCTURE_UNAVAILABLE"]
+    assert [n.kind for n in harness.fakes.notifications] == [
+        activities_pb2.NOTIFICATION_KIND_FAILED
+    ]
+    run = harness.runs.get((await handle.describe()).run_id or "")
+    assert run is not None
+    assert (run.state, run.error.code) == (run_pb2.RUN_STATE_FAILED, "INFRASTRUCTURE_UNAVAILABLE")
+
+
+async def test_an_unexpected_error_is_internal_and_final_after_a_few_attempts(
+    harness: Harness,
+) -> None:
+    def bug(_: activities_pb2.AnalyzeItemImagesInput, __: int) -> None:
+        raise KeyError("images")
+
+    harness.fakes.analyze = bug
 
     output = await (await _start(harness)).result()
 
     assert output.state == run_pb2.RUN_STATE_FAILED
-    assert output.error.code == "TIMEOUT"
-    assert len(harness.fakes.analyze_calls) == 8  # the retry policy's maximum_attempts
-    assert [f.error.code for f in harness.fakes.failures] == ["TIMEOUT"]
+    # The code is a documented one, never the Python class name.
+    assert output.error.code == "INTERNAL"
+    assert "images" in output.error.message
+    assert len(harness.fakes.analyze_calls) == MAX_INTERNAL_ATTEMPTS
 
 
-async def test_cancelling_marks_the_item_cancelled_and_ends_the_run_cancelled(
+async def test_cancelling_a_waiting_run_ends_it_cancelled_and_leaves_the_item_alone(
     harness: Harness,
 ) -> None:
-    harness.fakes.analyze_delay_seconds = 3600
+    # Celery's apply_async(countdown=...) then revoke(): the run never claimed the item, so the
+    # store leaves it as it was (SKIPPED_NOT_CLAIMED) and the owner is not told.
     handle = await _start(harness, start_delay=Duration(seconds=3600))
     progress = await _progress(handle)
     assert progress.stage == run_pb2.PROCESSING_STAGE_QUEUED
@@ -138,10 +193,28 @@ async def test_cancelling_marks_the_item_cancelled_and_ends_the_run_cancelled(
     [failure] = harness.fakes.failures
     assert failure.cancelled
     assert failure.error.code == "CANCELLED"
-    assert [n.kind for n in harness.fakes.notifications] == [
-        activities_pb2.NOTIFICATION_KIND_CANCELLED
-    ]
+    assert harness.fakes.notifications == []
     assert harness.fakes.analyze_calls == []
+
+
+async def test_cancelling_a_run_mid_analysis_records_the_reason_and_tells_the_owner(
+    harness: Harness,
+) -> None:
+    harness.fakes.analyze_delay_seconds = 3600
+    handle = await _start(harness)
+    while not harness.fakes.analyze_calls:
+        await asyncio.sleep(0.01)
+
+    await handle.cancel(reason="the owner deleted the listing")
+
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    [failure] = harness.fakes.failures
+    assert failure.cancelled
+    assert failure.error.message == "processing was cancelled: the owner deleted the listing"
+    [notification] = harness.fakes.notifications
+    assert notification.kind == activities_pb2.NOTIFICATION_KIND_CANCELLED
+    assert notification.summary == failure.error.message
 
 
 async def test_start_delay_waits_on_a_durable_timer_then_processes(harness: Harness) -> None:

@@ -1,12 +1,21 @@
 """Timeouts and retry policies of every activity call, in one place so they can be reasoned about.
 
 Image errors (corrupt, too large, unsupported, missing) are raised as non-retryable by the
-activity; everything else (I/O, database, a worker that died) is transient and retried with
-exponential backoff.
+activity. Infrastructure errors (the database, the media volume, a worker or analysis process that
+died) are not the item's fault: they are retried with exponential backoff for as long as the
+worker's retry budget (``RETRY_BUDGET_SECONDS``, an hour by default). Only when the budget is spent
+does a run give up, and then it records the item FAILED with ``INFRASTRUCTURE_UNAVAILABLE``. The
+database writes (the item's outcome, the run's steps, a batch's bookkeeping) retry without limit:
+a run never ends with its item still PROCESSING, and while the database is down it stays open.
+
+The budget is a worker setting, read once at start (``configure``) and shared with the workflow
+sandbox (this module is passed through). It only shapes retry options and timeouts, which Temporal
+does not compare on replay, so workers with different budgets replay each other's histories.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
@@ -20,37 +29,82 @@ NON_RETRYABLE_ERROR_CODES = [
     "INVALID_ARGUMENT",
 ]
 
-ANALYSIS_START_TO_CLOSE = timedelta(minutes=10)
-# The activity heartbeats after every image and every few seconds while it waits for the process
-# pool, so a worker that died is noticed in well under a minute.
-ANALYSIS_HEARTBEAT = timedelta(seconds=30)
-ANALYSIS_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    maximum_attempts=8,
-    non_retryable_error_types=NON_RETRYABLE_ERROR_CODES,
-)
 
-# Short database writes run as local activities: no extra task-queue round trip per item.
+@dataclass(frozen=True)
+class RetryBudget:
+    """How long, and how patiently, infrastructure failures are retried."""
+
+    budget: timedelta = timedelta(hours=1)
+    """How long a step is retried before its run gives up with INFRASTRUCTURE_UNAVAILABLE."""
+    max_interval: timedelta = timedelta(minutes=1)
+    """The longest wait between two attempts (backoff doubles up to it)."""
+
+
+_budget = RetryBudget()
+
+
+def configure(budget: RetryBudget) -> None:
+    """Sets the worker's retry budget; called once, before the workers start."""
+    global _budget  # noqa: PLW0603 - the worker's one setting, set before it starts
+    _budget = budget
+
+
+def retry_budget() -> RetryBudget:
+    return _budget
+
+
+def _retry(initial: timedelta) -> RetryPolicy:
+    """Unlimited attempts (a timeout bounds them where the step may give up), doubling backoff."""
+    return RetryPolicy(
+        initial_interval=min(initial, _budget.max_interval),
+        backoff_coefficient=2.0,
+        maximum_interval=_budget.max_interval,
+        maximum_attempts=0,
+        non_retryable_error_types=NON_RETRYABLE_ERROR_CODES,
+    )
+
+
+# The analysis heartbeats after every image and every few seconds while it waits for the process
+# pool, so a worker that died is noticed in well under a minute.
+ANALYSIS_START_TO_CLOSE = timedelta(minutes=10)
+ANALYSIS_HEARTBEAT = timedelta(seconds=30)
+
+
+def analysis_retry() -> RetryPolicy:
+    return _retry(timedelta(seconds=1))
+
+
+def analysis_schedule_to_close() -> timedelta:
+    """All attempts of one analysis together."""
+    return _budget.budget
+
+
+# Short database writes run as local activities: no extra task-queue round trip per item. A
+# statement waits at most a few seconds less than this (see bubble_shared.store.database).
 ITEM_WRITE_START_TO_CLOSE = timedelta(seconds=30)
-ITEM_WRITE_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=10,
-    non_retryable_error_types=NON_RETRYABLE_ERROR_CODES,
-)
+
+
+# A local activity's retry waits on a workflow timer, not inside the workflow task: a task held
+# open through an outage's retries is heartbeated only every few seconds, which paces the
+# attempts, and it delays everything else the run does (queries, cancellation).
+LOCAL_RETRY_THRESHOLD = timedelta(milliseconds=1)
+
+
+def item_write_retry() -> RetryPolicy:
+    """For writes that must happen: they are retried until the database answers."""
+    return _retry(timedelta(milliseconds=500))
+
 
 # A webhook receiver may be down for a while; the item is already up to date meanwhile.
 NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
 NOTIFY_SCHEDULE_TO_CLOSE = timedelta(hours=1)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["WEBHOOK_REJECTED", *NON_RETRYABLE_ERROR_CODES],
-)
+
+
+def notify_retry() -> RetryPolicy:
+    policy = _retry(timedelta(seconds=2))
+    policy.non_retryable_error_types = ["WEBHOOK_REJECTED", *NON_RETRYABLE_ERROR_CODES]
+    return policy
+
 
 # A batch that finds an item's workflow open but no open run in the read model (it has not written
 # its first step yet, or has just ended) tries to start it again after this, doubling up to the max.

@@ -32,7 +32,8 @@ async def record_item_run(step: activities_pb2.RecordItemRunInput) -> list[str]:
         step,
         result_type=activities_pb2.RecordItemRunOutput,
         start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-        retry_policy=policies.ITEM_WRITE_RETRY,
+        retry_policy=policies.item_write_retry(),
+        local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
     )
     return list(recorded.notify_batch_ids)
 

@@ -37,7 +37,7 @@ def main() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no database: pass a connection or set sqlalchemy.url")
-    engine = create_engine(url)
+    engine = create_engine(url, time_limits=False)
     try:
         with engine.begin() as own_connection:
             run_migrations(own_connection)

@@ -223,6 +223,14 @@ class ItemWriteOutcome(betterproto2.Enum):
     Nothing written: the item no longer exists.
     """
 
+    SKIPPED_NOT_CLAIMED = 5
+    """
+    Nothing written to the item: the run is cancelled before it ever claimed
+    the item (e.g. while it waited on its start delay), so the item keeps
+    the outcome of its earlier runs. The run's own status and its batches'
+    counters still record the cancellation.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -231,6 +239,7 @@ class ItemWriteOutcome(betterproto2.Enum):
             2: "ITEM_WRITE_OUTCOME_SKIPPED_DUPLICATE",
             3: "ITEM_WRITE_OUTCOME_SKIPPED_STALE",
             4: "ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED",
+            5: "ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED",
         }
 
     @classmethod
@@ -241,6 +250,7 @@ class ItemWriteOutcome(betterproto2.Enum):
             "ITEM_WRITE_OUTCOME_SKIPPED_DUPLICATE": 2,
             "ITEM_WRITE_OUTCOME_SKIPPED_STALE": 3,
             "ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED": 4,
+            "ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED": 5,
         }
 
 
@@ -2607,8 +2617,13 @@ class ProcessingError(betterproto2.Message):
       "TERMINATED"        the run was terminated in Temporal (e.g. from the
                           Temporal CLI or UI) before it recorded an outcome;
                           the service noticed and recorded it.
-      "INTERNAL"          an unexpected error (a bug or an infrastructure
-                          failure that outlived the retries).
+      "INFRASTRUCTURE_UNAVAILABLE" the database, the media volume or the
+                          analysis processes stayed unavailable for longer
+                          than the worker's retry budget (RETRY_BUDGET_SECONDS,
+                          an hour by default); retryable. Shorter outages
+                          never fail an item: they are retried.
+      "INTERNAL"          an unexpected error (a bug); retried a few times
+                          before it is recorded.
     New codes may be added; treat an unknown code like "INTERNAL".
     """
 
