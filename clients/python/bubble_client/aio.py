@@ -8,6 +8,7 @@ async with AsyncProcessingClient("localhost:50051") as client:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from types import TracebackType
@@ -19,9 +20,10 @@ import grpc.aio
 from bubble_client import _methods, _requests
 from bubble_client import messages as m
 from bubble_client._methods import Method, Request, Response
+from bubble_client._reconnect import CHANNEL_OPTIONS, ResumableWatch
 from bubble_client._requests import ImageSource
 from bubble_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT_SECONDS, _metadata
-from bubble_client.errors import error_from_status
+from bubble_client.errors import ProcessingServiceError, error_from_status
 
 
 class AsyncProcessingClient:
@@ -38,9 +40,9 @@ class AsyncProcessingClient:
     ) -> None:
         if channel is None:
             channel = (
-                grpc.aio.secure_channel(target, credentials)
+                grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
                 if credentials is not None
-                else grpc.aio.insecure_channel(target)
+                else grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
             )
             self._owns_channel = True
         else:
@@ -174,21 +176,35 @@ class AsyncProcessingClient:
         workflow_id: str | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[m.WatchStatusResponse]:
+        """Each change of the run's status until it ends, resuming across service restarts:
+        see ProcessingClient.watch_status."""
         target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        watch = ResumableWatch(target, timeout)
         method = _methods.WATCH_STATUS
         stream = self._channel.unary_stream(
             method.route,
             request_serializer=method.serialize,
             response_deserializer=method.deserialize,
         )
-        call = stream(m.WatchStatusRequest(**target), timeout=timeout, metadata=self._metadata)
-        try:
-            async for response in call:
-                yield response
-        except grpc.aio.AioRpcError as err:
-            raise _error(err) from None
-        finally:
-            call.cancel()
+        while True:
+            call = stream(
+                watch.request,
+                timeout=watch.time_left(),
+                metadata=self._metadata,
+                wait_for_ready=watch.wait_for_ready,
+            )
+            try:
+                async for response in call:
+                    update = watch.accept(response)
+                    if update is not None:
+                        yield update
+            except grpc.aio.AioRpcError as err:
+                delay = watch.retry_delay(_error(err))
+            else:
+                return
+            finally:
+                call.cancel()
+            await asyncio.sleep(delay)
 
     async def cancel_processing(
         self,
@@ -219,6 +235,6 @@ class AsyncProcessingClient:
         await self.close()
 
 
-def _error(err: grpc.aio.AioRpcError) -> Exception:
+def _error(err: grpc.aio.AioRpcError) -> ProcessingServiceError:
     call: Any = err  # the stubs type trailing_metadata() loosely
     return error_from_status(call.code(), call.details() or "", call.trailing_metadata())

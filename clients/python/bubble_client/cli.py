@@ -9,12 +9,15 @@
 
 Local files are uploaded; other image arguments are URIs under the server's MEDIA_ROOT.
 ``--target``/``--token`` default to BUBBLE_PROCESSING_TARGET / BUBBLE_PROCESSING_TOKEN.
+Watching (``watch``, ``--wait``) outlasts a restart of the service: it reconnects, says so on
+stderr, and goes on.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -170,6 +173,8 @@ def _bar(progress: m.BatchProgress | None) -> str:
 
 
 def _watch(client: ProcessingClient, out: _Output, target: dict[str, str]) -> int:
+    """Prints each update until the run ends (reconnecting as the client does); 0 if it
+    succeeded."""
     live = out.stream.isatty() and not out.as_json
     last: m.ItemRunStatus | m.BatchRunStatus | None = None
     updates = client.watch_status(
@@ -258,6 +263,9 @@ def _run_command(client: ProcessingClient, args: argparse.Namespace, out: _Outpu
 
 
 def main() -> None:
+    # The client logs each reconnection of a watch: a person should know why it paused.
+    logging.basicConfig(format="bubble-processing: %(message)s")
+    logging.getLogger("bubble_client").setLevel(logging.INFO)
     sys.exit(run())
 
 

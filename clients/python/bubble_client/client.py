@@ -9,6 +9,7 @@ with ProcessingClient("localhost:50051", token="...") as client:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from types import TracebackType
@@ -19,8 +20,9 @@ import grpc
 from bubble_client import _methods, _requests
 from bubble_client import messages as m
 from bubble_client._methods import Method, Request, Response
+from bubble_client._reconnect import CHANNEL_OPTIONS, ResumableWatch
 from bubble_client._requests import ImageSource
-from bubble_client.errors import error_from_status
+from bubble_client.errors import ProcessingServiceError, error_from_status
 
 DEFAULT_TARGET = "localhost:50051"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -33,9 +35,10 @@ def _metadata(token: str | None) -> tuple[tuple[str, str], ...]:
 class ProcessingClient:
     """Typed calls to ItemProcessingService; every failure raises a ProcessingServiceError.
 
-    ``timeout`` is the deadline of each call in seconds (None: no deadline); streams
-    (watch_status) have none unless given. Pass ``credentials`` for TLS, or a ready
-    ``channel`` (the client then leaves closing it to you).
+    ``timeout`` is the deadline of each call in seconds (None: no deadline); watch_status has
+    none unless given. Pass ``credentials`` for TLS, or a ready ``channel`` (the client then
+    leaves closing it to you; set its ``grpc.max_reconnect_backoff_ms`` low, as the client does
+    for its own, or a resumed watch may notice a restarted service only minutes later).
     """
 
     def __init__(
@@ -49,9 +52,9 @@ class ProcessingClient:
     ) -> None:
         if channel is None:
             channel = (
-                grpc.secure_channel(target, credentials)
+                grpc.secure_channel(target, credentials, options=CHANNEL_OPTIONS)
                 if credentials is not None
-                else grpc.insecure_channel(target)
+                else grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
             )
             self._owns_channel = True
         else:
@@ -185,21 +188,43 @@ class ProcessingClient:
         workflow_id: str | None = None,
         timeout: float | None = None,
     ) -> Iterator[m.WatchStatusResponse]:
-        """Each change of the run's status until it ends; ``timeout`` bounds the whole stream."""
+        """Each change of the run's status until it ends (the last update is ``terminal``).
+
+        A service restart or the server's stream limit does not end the watch: once the first
+        update has arrived, UNAVAILABLE opens a new stream (with jittered exponential backoff)
+        and the watch goes on without repeating an update, ``sequence`` counting on. ``timeout``
+        bounds the whole watch, reconnections included: past it, a ProcessingServiceError with
+        code DEADLINE_EXCEEDED. Other errors, and UNAVAILABLE before the first update, raise.
+        An item watch that reconnects after its run ended and the item was processed again
+        follows the newer run (see ``run_id``).
+        """
         target = _requests.target(item_id=item_id, batch_id=batch_id, workflow_id=workflow_id)
+        watch = ResumableWatch(target, timeout)
         method = _methods.WATCH_STATUS
         stream = self._channel.unary_stream(
             method.route,
             request_serializer=method.serialize,
             response_deserializer=method.deserialize,
         )
-        responses = stream(m.WatchStatusRequest(**target), timeout=timeout, metadata=self._metadata)
-        try:
-            yield from responses
-        except grpc.RpcError as err:
-            raise _error(err) from None
-        finally:
-            responses.cancel()
+        while True:
+            responses = stream(
+                watch.request,
+                timeout=watch.time_left(),
+                metadata=self._metadata,
+                wait_for_ready=watch.wait_for_ready,
+            )
+            try:
+                for response in responses:
+                    update = watch.accept(response)
+                    if update is not None:
+                        yield update
+            except grpc.RpcError as err:
+                delay = watch.retry_delay(_error(err))
+            else:
+                return
+            finally:
+                responses.cancel()
+            time.sleep(delay)
 
     def cancel_processing(
         self,
@@ -230,6 +255,6 @@ class ProcessingClient:
         self.close()
 
 
-def _error(err: grpc.RpcError) -> Exception:
+def _error(err: grpc.RpcError) -> ProcessingServiceError:
     call: Any = err  # a grpc.Call as well: code(), details(), trailing_metadata()
     return error_from_status(call.code(), call.details() or "", call.trailing_metadata())

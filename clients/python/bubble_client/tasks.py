@@ -134,7 +134,8 @@ class AsyncResult:
 
         Raises TimeoutError after ``timeout`` seconds, ProcessingFailedError when the run failed
         and TaskRevokedError when it was cancelled (unless ``propagate`` is false: then the
-        error is returned).
+        error is returned). A restart of the service meanwhile is waited out (the watch
+        reconnects), within ``timeout``.
         """
         last: m.ItemRunStatus | m.BatchRunStatus | None = None
         try:
