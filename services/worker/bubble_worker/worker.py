@@ -31,7 +31,7 @@ from bubble_worker.activities.notify import Notifications
 from bubble_worker.activities.read_model import ReadModelWrites
 from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
 from bubble_worker.settings import WorkerSettings
-from bubble_worker.workflows import WORKFLOWS, policies
+from bubble_worker.workflows import WORKFLOW_RUNNER, WORKFLOWS, policies
 
 
 @dataclass
@@ -93,6 +93,7 @@ def build_workers(
                 client,
                 task_queue=settings.temporal.task_queue,
                 workflows=list(WORKFLOWS),
+            workflow_runner=WORKFLOW_RUNNER,
                 activities=[
                     writes.update_item_with_suggestions,
                     writes.mark_item_processing_failed,

@@ -80,7 +80,8 @@ def test_failure_and_cancellation_are_recorded_on_the_item(
         (False, item_pb2.ITEM_STATUS_FAILED),
         (True, item_pb2.ITEM_STATUS_CANCELLED),
     ):
-        item = _claimed_item(store, run_writes, "run", started)
+        run_id = f"run-{cancelled}"  # run ids are unique: one run per item here
+        item = _claimed_item(store, run_writes, run_id, started)
         error = run_pb2.ProcessingError(
             code="IMAGE_CORRUPT", message="image i1 is truncated", image_id="i1"
         )
@@ -90,7 +91,7 @@ def test_failure_and_cancellation_are_recorded_on_the_item(
             activities_pb2.MarkItemProcessingFailedInput(
                 item_id=item.item_id,
                 workflow_id=f"item-processing/{item.item_id}",
-                run_id="run",
+                run_id=run_id,
                 run_start_time=_stamp(started),
                 error=error,
                 cancelled=cancelled,

@@ -28,7 +28,7 @@ from bubble_shared.temporal import names
 from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.errors import processing_failure
 from bubble_worker.activities.read_model import ReadModelWrites
-from bubble_worker.workflows import WORKFLOWS
+from bubble_worker.workflows import WORKFLOW_RUNNER, WORKFLOWS
 
 AnalyzeBehaviour = Callable[
     [activities_pb2.AnalyzeItemImagesInput, int], activities_pb2.AnalyzeItemImagesOutput | None
@@ -195,6 +195,7 @@ async def running_harness(
             env.client,
             task_queue=harness.task_queue,
             workflows=list(WORKFLOWS),
+            workflow_runner=WORKFLOW_RUNNER,
             activities=[
                 fakes.update_item_with_suggestions,
                 fakes.mark_item_processing_failed,

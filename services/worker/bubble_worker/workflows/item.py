@@ -2,9 +2,10 @@
 
 analyse -> update the item -> notify; on failure: mark the item failed -> notify the failure; on
 cancellation: mark the item cancelled -> notify, then end cancelled, unless the outcome had already
-been written to the item (then it stands and the run finishes as it). The database writes are local
-activities (no task-queue round trip), so a successful item costs two activity tasks: the analysis
-on its own queue and the notification.
+been written to the item (then it stands and the run finishes as it). A failed run ends Failed in
+Temporal (type = the error code, the ProcessingError as its detail), after everything is recorded.
+The database writes are local activities (no task-queue round trip), so a successful item costs
+two activity tasks: the analysis on its own queue and the notification.
 
 Every step is also written to the read model (the run's row, which GetStatus and WatchStatus
 read): the first and the last by ``record_item_run``, the ones in between by the activities' own
@@ -19,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from google.protobuf.message import Message
@@ -30,6 +31,10 @@ with workflow.unsafe.imports_passed_through():
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
     from bubble_worker.workflows.steps import record_item_run, tell_batches, timestamp
+
+
+FAILED_RUNS_END_FAILED = "failed-runs-end-failed"
+"""Patch: a failed run ends Failed (an ApplicationError with the error code), not Completed."""
 
 
 @workflow.defn(name=names.ITEM_WORKFLOW)
@@ -66,6 +71,15 @@ class ItemImageProcessingWorkflow:
             # the batch and the owner already have it or are about to), so the run finishes as it.
             output = await self._tell_owner()
         await self._finish(output.state, error=output.error, skip_reason=output.skip_reason)
+        if output.state == run_pb2.RUN_STATE_FAILED and workflow.patched(FAILED_RUNS_END_FAILED):
+            # Everything is recorded; the run also ends Failed in Temporal, so the UI and
+            # `temporal workflow list` show failures as such (runs before this patch completed).
+            raise ApplicationError(
+                output.error.message or output.error.code,
+                output.error,
+                type=output.error.code,
+                non_retryable=True,
+            )
         return output
 
     def _step(self, **fields: Any) -> activities_pb2.RecordItemRunInput:

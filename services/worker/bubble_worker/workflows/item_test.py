@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
-from temporalio.client import WorkflowFailureError, WorkflowHandle
-from temporalio.exceptions import CancelledError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
 from bubble_shared.temporal import names
@@ -34,6 +34,20 @@ async def _start(
         id=f"{names.item_workflow_id(item_id)}-{uuid.uuid4().hex[:6]}",
         task_queue=harness.task_queue,
     )
+
+
+async def _failure(
+    handle: WorkflowHandle[ItemImageProcessingWorkflow, Output],
+) -> run_pb2.ProcessingError:
+    """The ProcessingError of a run that ended Failed in Temporal."""
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError)
+    [error] = cause.details
+    assert isinstance(error, run_pb2.ProcessingError)
+    assert (cause.type, cause.non_retryable) == (error.code, True)
+    return error
 
 
 async def _progress(
@@ -85,16 +99,18 @@ async def test_a_bad_image_fails_the_run_once_and_records_why(harness: Harness) 
         raise image_rejected("IMAGE_CORRUPT")
 
     harness.fakes.analyze = corrupt
+    handle = await _start(harness)
 
-    output = await (await _start(harness)).result()
+    error = await _failure(handle)
 
-    assert output.state == run_pb2.RUN_STATE_FAILED
-    assert (output.error.code, output.error.image_id) == ("IMAGE_CORRUPT", "img-1")
-    assert output.error.stage == run_pb2.PROCESSING_STAGE_ANALYZING
-    assert not output.error.retryable
+    # Failed in Temporal too (before: Completed), so the UI's and the CLI's lists show it.
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+    assert (error.code, error.image_id) == ("IMAGE_CORRUPT", "img-1")
+    assert error.stage == run_pb2.PROCESSING_STAGE_ANALYZING
+    assert not error.retryable
     assert len(harness.fakes.analyze_calls) == 1  # non-retryable: no second attempt
     [failure] = harness.fakes.failures
-    assert failure.error == output.error
+    assert failure.error == error
     assert not failure.cancelled
     assert [n.kind for n in harness.fakes.notifications] == [
         activities_pb2.NOTIFICATION_KIND_FAILED
@@ -139,10 +155,8 @@ async def test_an_outage_outliving_the_budget_fails_the_item_with_a_documented_c
     harness.fakes.analyze = down
     handle = await _start(harness, f"down-{uuid.uuid4().hex[:6]}")
 
-    output = await handle.result()
+    error = await _failure(handle)
 
-    assert output.state == run_pb2.RUN_STATE_FAILED
-    error = output.error
     assert (error.code, error.retryable) == ("INFRASTRUCTURE_UNAVAILABLE", True)
     assert error.stage == run_pb2.PROCESSING_STAGE_ANALYZING
     assert "Connection refused" in error.message
@@ -157,6 +171,16 @@ async def test_an_outage_outliving_the_budget_fails_the_item_with_a_documented_c
     run = harness.runs.get((await handle.describe()).run_id or "")
     assert run is not None
     assert (run.state, run.error.code) == (run_pb2.RUN_STATE_FAILED, "INFRASTRUCTURE_UNAVAILABLE")
+    # The worker's settings reached the workflow (its sandbox sees the worker's policies).
+    [scheduled] = [
+        event.activity_task_scheduled_event_attributes
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and event.activity_task_scheduled_event_attributes.activity_type.name
+        == names.ANALYZE_ITEM_IMAGES
+    ]
+    assert scheduled.schedule_to_close_timeout.ToTimedelta() == timedelta(seconds=3)
+    assert scheduled.retry_policy.maximum_interval.ToTimedelta() == timedelta(milliseconds=200)
 
 
 async def test_an_unexpected_error_is_internal_and_final_after_a_few_attempts(
@@ -167,12 +191,11 @@ async def test_an_unexpected_error_is_internal_and_final_after_a_few_attempts(
 
     harness.fakes.analyze = bug
 
-    output = await (await _start(harness)).result()
+    error = await _failure(await _start(harness))
 
-    assert output.state == run_pb2.RUN_STATE_FAILED
     # The code is a documented one, never the Python class name.
-    assert output.error.code == "INTERNAL"
-    assert "images" in output.error.message
+    assert error.code == "INTERNAL"
+    assert "images" in error.message
     assert len(harness.fakes.analyze_calls) == MAX_INTERNAL_ATTEMPTS
 
 
@@ -274,8 +297,10 @@ async def test_the_run_writes_its_first_and_last_step_to_the_read_model(harness:
     handle = await _start(harness, item_id, start_delay=Duration(seconds=3600))
     await _progress(handle)
     run_id = (await handle.describe()).run_id or ""
-    queued = harness.runs.get(run_id)
-    assert queued is not None
+    # A query may be answered before the first step's local activity has committed.
+    async with asyncio.timeout(10):
+        while (queued := harness.runs.get(run_id)) is None:
+            await asyncio.sleep(0.05)
     assert queued.state == run_pb2.RUN_STATE_QUEUED
     assert queued.stage == run_pb2.PROCESSING_STAGE_QUEUED
     waited = queued.scheduled_start_time.ToDatetime() - queued.queue_time.ToDatetime()
@@ -297,7 +322,7 @@ async def test_a_failed_and_a_cancelled_run_read_as_such(harness: Harness) -> No
 
     harness.fakes.analyze = corrupt
     failed = await _start(harness, f"bad-{uuid.uuid4().hex[:6]}")
-    await failed.result()
+    await _failure(failed)
     failed_run = harness.runs.get((await failed.describe()).run_id or "")
     assert failed_run is not None
     assert failed_run.state == run_pb2.RUN_STATE_FAILED
