@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import (  # type: ignore[import-untyped]
 
 from bubble.processing.v1 import service_pb2
 from bubble_service.conftest import Harness, close_harness, expect_error, open_harness
+from bubble_service.principals import EVERY_OWNER, Principal
 from bubble_service.settings import ServiceSettings
 from bubble_shared.settings import TemporalSettings
 
@@ -27,7 +28,10 @@ async def secured(settings: ServiceSettings) -> AsyncIterator[Harness]:
     running = await open_harness(
         replace(
             settings,
-            auth_tokens=frozenset({TOKEN, "another-token-0123456789"}),
+            auth_tokens={
+                TOKEN: EVERY_OWNER,
+                "another-token-0123456789": Principal(frozenset({"owner-a"})),
+            },
             temporal=TemporalSettings(address="127.0.0.1:1"),
         ),
         None,

@@ -24,6 +24,7 @@ from bubble_service.conftest import (
     workflow_runs,
 )
 from bubble_service.settings import ServiceSettings
+from bubble_shared.store import create_engine
 from bubble_shared.store.models import Batch
 from bubble_shared.store.timestamps import UtcDateTime
 
@@ -132,7 +133,12 @@ async def test_a_selector_batch_counts_what_it_selects(harness: Harness) -> None
 
 
 async def test_a_million_item_selector_is_accepted_at_once(harness: Harness) -> None:
-    _insert_items(harness.engine, 1_000_000)
+    # Seeding a million rows may take longer than the service's statement timeout.
+    seeding = create_engine(harness.settings.store.database_url, time_limits=False)
+    try:
+        _insert_items(seeding, 1_000_000)
+    finally:
+        seeding.dispose()
 
     started = time.perf_counter()
     response = await harness.stub.StartBatchProcessing(
@@ -254,7 +260,9 @@ async def test_the_selector_problems_are_listed_together(harness: Harness) -> No
     selector.created_before.FromDatetime(datetime(2026, 1, 1))
 
     error = await expect_error(
-        harness.stub.StartBatchProcessing(service_pb2.StartBatchProcessingRequest(selector=selector))
+        harness.stub.StartBatchProcessing(
+            service_pb2.StartBatchProcessingRequest(selector=selector)
+        )
     )
 
     assert error.fields == [

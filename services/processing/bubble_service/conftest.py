@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bubble.processing.v1 import run_pb2, service_pb2_grpc
+from bubble_service.principals import parse_auth_tokens
 from bubble_service.server import Service, start
 from bubble_service.settings import ServiceSettings
 from bubble_service.testing.stand_in_activities import StandInActivities
@@ -42,6 +43,13 @@ _UNREACHABLE = TemporalSettings(address="127.0.0.1:1")
 # Real JPEG/PNG signatures with a little padding: the service only sniffs the first bytes.
 JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+# Tokens of the secured harness, each acting for other owners (AUTH_TOKENS' own syntax).
+TOKEN_A = "token-of-owner-a-0123456789"
+TOKEN_AB = "token-of-owners-a-b-0123456789"
+TOKEN_ALL = "token-of-every-owner-0123456789"
+TOKEN_BARE = "bare-legacy-token-0123456789"
+AUTH_TOKENS = f"{TOKEN_A}=owner-a,{TOKEN_AB}=owner-a|owner-b,{TOKEN_ALL}=*,{TOKEN_BARE}"
 
 
 @pytest.fixture()
@@ -91,10 +99,10 @@ class Harness:
     def media_files(self) -> list[Path]:
         return sorted(p for p in self.settings.store.media_root.rglob("*") if p.is_file())
 
-    def new_item(self, item_id: str = "item-1") -> str:
+    def new_item(self, item_id: str = "item-1", owner_id: str = "owner-1") -> str:
         self.store.create_item(
             item_id=item_id,
-            owner_id="owner-1",
+            owner_id=owner_id,
             title="",
             description="",
             images=[NewImage(uri="items/a.jpg")],
@@ -172,6 +180,18 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     """The service on a dev server (no worker) and a fresh database."""
     running = await open_harness(settings, dev_server.client)
+    yield running
+    await close_harness(running)
+
+
+@pytest.fixture()
+async def secured_harness(
+    settings: ServiceSettings, dev_server: WorkflowEnvironment
+) -> AsyncIterator[Harness]:
+    """The service on a dev server with the tokens of ``AUTH_TOKENS``, each for other owners."""
+    tokens, problems = parse_auth_tokens(AUTH_TOKENS)
+    assert not problems
+    running = await open_harness(replace(settings, auth_tokens=tokens), dev_server.client)
     yield running
     await close_harness(running)
 

@@ -1,14 +1,13 @@
-"""What the RPC handlers share: settings, the stores, Temporal, the watch poller, reconciliation
-and the shutdown signal."""
+"""What the RPC handlers share: settings, who a call acts for and what it may see, the stores,
+Temporal, the watch poller, reconciliation and the shutdown signal."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, TypeAlias
 
-import grpc
-
+from bubble_service.access import Access
+from bubble_service.auth import Authenticator, Context
 from bubble_service.idempotency import Idempotency
 from bubble_service.reconcile import Reconciler
 from bubble_service.runs import Runs
@@ -17,14 +16,16 @@ from bubble_service.status import StatusReader
 from bubble_service.watching import WatchHub
 from bubble_shared.store import BatchStore, ItemStore, RunRecords
 
-# A string: the stubs make ServicerContext generic, the runtime class is not subscriptable.
-Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
-"""The context every handler gets (request and response types do not matter to handlers)."""
+__all__ = ["Context", "Dependencies"]
 
 
 @dataclass(frozen=True)
 class Dependencies:
     settings: ServiceSettings
+    auth: Authenticator
+    """Whom a call acts for (``auth.principal(context)``)."""
+    access: Access
+    """Which items and runs that principal may see."""
     items: ItemStore
     run_records: RunRecords
     batches: BatchStore

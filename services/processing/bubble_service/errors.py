@@ -106,6 +106,23 @@ def unauthenticated(message: str, reason: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, message, reason)
 
 
+def permission_denied(message: str, reason: str, **metadata: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.PERMISSION_DENIED, message, reason, metadata)
+
+
+def owner_not_allowed(owner_id: str) -> ServiceError:
+    """PERMISSION_DENIED for a request naming an owner the caller's token may not act for."""
+    return permission_denied(
+        f"this token may not act for owner {owner_id!r}", "OWNER_NOT_ALLOWED", owner_id=owner_id
+    )
+
+
+def item_not_found(item_id: str) -> ServiceError:
+    """NOT_FOUND for an item that does not exist, or that the caller may not see: the same
+    answer for both, so nobody learns which items other owners have."""
+    return not_found(f"no item has ID {item_id!r}", "ITEM_NOT_FOUND", item_id=item_id)
+
+
 INTERNAL = ServiceError(
     grpc.StatusCode.INTERNAL, "internal error; it has been logged, please report it", "INTERNAL"
 )

@@ -1,5 +1,6 @@
 """grpcurl, the tool an operator reaches for, against the real server: reflection lists and
-describes the API, JSON calls work, and a badly typed JSON request fails with a clear message."""
+describes the API, JSON calls work, a badly typed JSON request fails with a clear message, and a
+token sees only its owners' items."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from bubble.processing.v1 import item_pb2, run_pb2, service_pb2
-from bubble_service.conftest import Harness
+from bubble_service.conftest import TOKEN_A, TOKEN_ALL, Harness
 from bubble_shared.binaries import find_binary
 
 M = TypeVar("M", bound=Message)
@@ -138,3 +139,61 @@ async def test_an_invalid_request_shows_the_status_and_reason(harness: Harness) 
     assert "item_id" in status["message"]
     [info] = [d for d in status["details"] if d["@type"].endswith("google.rpc.ErrorInfo")]
     assert (info["reason"], info["domain"]) == ("INVALID_ID", "bubble.processing.v1")
+
+
+def bearer(token: str) -> tuple[str, ...]:
+    return ("-H", f"authorization: Bearer {token}", "-format-error")
+
+
+async def failed(harness: Harness, method: str, data: object, token: str) -> dict[str, object]:
+    """grpcurl's google.rpc.Status of a failed call, flattened: code, message, reason."""
+    result = await grpcurl(harness, f"{SERVICE}/{method}", data=data, options=bearer(token))
+    assert result.returncode != 0, f"{method} answered {result.stdout}"
+    status = json.loads(result.stderr)
+    [info] = [d for d in status["details"] if d["@type"].endswith("google.rpc.ErrorInfo")]
+    assert result.returncode == 64 + status["code"]
+    return {"code": status["code"], "message": status["message"], "reason": info["reason"]}
+
+
+async def test_a_token_reaches_only_its_owners_items(secured_harness: Harness) -> None:
+    harness = secured_harness
+    harness.new_item("a-1", owner_id="owner-a")
+    harness.new_item("b-1", owner_id="owner-b")
+    started = await grpcurl(
+        harness,
+        f"{SERVICE}/StartItemProcessing",
+        data={"itemId": "b-1", "startDelay": "300s"},
+        options=bearer(TOKEN_ALL),
+    )
+    assert started.returncode == 0, started.stderr
+
+    for method, field, value in [
+        ("GetItem", "itemId", "{}"),
+        ("StartItemProcessing", "itemId", "{}"),
+        ("GetStatus", "itemId", "{}"),
+        ("GetStatus", "workflowId", "item-processing/{}"),
+        ("CancelProcessing", "workflowId", "item-processing/{}"),
+    ]:
+        foreign = await failed(harness, method, {field: value.format("b-1")}, TOKEN_A)
+        missing = await failed(harness, method, {field: value.format("ghost-1")}, TOKEN_A)
+        assert foreign["code"] == 5, method  # NOT_FOUND
+        assert foreign["reason"] == missing["reason"], method
+        assert str(foreign["message"]).replace("b-1", "ID") == str(missing["message"]).replace(
+            "ghost-1", "ID"
+        ), method
+
+    denied = await failed(
+        harness,
+        "CreateItem",
+        {"ownerId": "owner-b", "images": [{"uri": "items/a.jpg"}]},
+        TOKEN_A,
+    )
+    assert (denied["code"], denied["reason"]) == (7, "OWNER_NOT_ALLOWED")  # PERMISSION_DENIED
+    listed = await grpcurl(harness, f"{SERVICE}/ListItems", data={}, options=bearer(TOKEN_A))
+    assert listed.returncode == 0, listed.stderr
+    page = json_format.Parse(listed.stdout, service_pb2.ListItemsResponse())
+    assert [item.item_id for item in page.items] == ["a-1"]
+    # Health and reflection need no token.
+    health = await grpcurl(harness, "grpc.health.v1.Health/Check")
+    assert health.returncode == 0, health.stderr
+    assert (await grpcurl(harness, "list")).returncode == 0

@@ -3,7 +3,8 @@
 The service cannot do anything useful without Temporal or the database, so a load balancer should
 route around it while either is unreachable: both the overall status ("") and the service's own
 name go NOT_SERVING, and SERVING again once the probes pass. The first probe runs at start, so the
-status is right before the first request.
+status is right before the first request. What the Temporal probe finds also goes to the
+``TemporalGate``, so RPCs that need Temporal fail at once while it is down.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from datetime import timedelta
 from grpc_health.v1 import health, health_pb2  # type: ignore[import-untyped]
 from sqlalchemy import Engine, text
 from temporalio.client import Client
+
+from bubble_service.temporal_gate import TemporalGate
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +40,10 @@ class HealthMonitor:
         engine: Engine,
         service_names: Sequence[str],
         interval_seconds: float,
+        temporal_gate: TemporalGate | None = None,
     ) -> None:
         self._servicer = servicer
+        self._gate = temporal_gate
         self._client = client
         self._engine = engine
         self._names = ["", *service_names]
@@ -53,11 +58,12 @@ class HealthMonitor:
                 await asyncio.wait_for(stop.wait(), timeout=self._interval)
 
     async def check_once(self) -> bool:
-        problems = [
-            problem
-            for problem in await asyncio.gather(self._temporal_problem(), self._database_problem())
-            if problem
-        ]
+        temporal, database = await asyncio.gather(
+            self._temporal_problem(), self._database_problem()
+        )
+        if self._gate is not None:
+            self._gate.set_reachable(not temporal)
+        problems = [problem for problem in (temporal, database) if problem]
         healthy = not problems
         if healthy != self._healthy:
             if healthy:

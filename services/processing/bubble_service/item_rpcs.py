@@ -1,4 +1,5 @@
-"""CreateItem, GetItem and ListItems: the items themselves, in the database."""
+"""CreateItem, GetItem and ListItems: the items themselves, in the database, each seen only by
+callers whose token may act for its owner (``access``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import uuid
 
 from bubble.processing.v1 import item_pb2, service_pb2
 from bubble_service.dependencies import Context, Dependencies
-from bubble_service.errors import FieldViolation, already_exists, invalid_argument, not_found
+from bubble_service.errors import FieldViolation, already_exists, invalid_argument
 from bubble_service.images import plan_images, store_images
 from bubble_service.validation import Violations
-from bubble_shared.store import InvalidPageTokenError, ItemAlreadyExistsError, ItemNotFoundError
+from bubble_shared.store import InvalidPageTokenError, ItemAlreadyExistsError
 from bubble_shared.store.models import OWNER_ID_LENGTH
 
 CREATE_ITEM = "/bubble.processing.v1.ItemProcessingService/CreateItem"
@@ -46,6 +47,7 @@ class ItemRpcs:
             violations=violations,
         )
         violations.raise_if_any()
+        deps.access.require_owner(deps.auth.principal(context), request.owner_id)
 
         replay = await deps.idempotency.replay(
             CREATE_ITEM, request_id, request, service_pb2.CreateItemResponse
@@ -103,16 +105,10 @@ class ItemRpcs:
         violations.required_id("item_id", request.item_id, what="item ID")
         _check_view(violations, request.view)
         violations.raise_if_any()
-        try:
-            item = await asyncio.to_thread(
-                self._deps.items.get_item,
-                request.item_id,
-                view=request.view or item_pb2.ITEM_VIEW_FULL,
-            )
-        except ItemNotFoundError:
-            raise not_found(
-                f"no item has ID {request.item_id!r}", "ITEM_NOT_FOUND", item_id=request.item_id
-            ) from None
+        principal = self._deps.auth.principal(context)
+        item = await self._deps.access.item(
+            principal, request.item_id, view=request.view or item_pb2.ITEM_VIEW_FULL
+        )
         return service_pb2.GetItemResponse(item=item)
 
     async def ListItems(  # noqa: N802
@@ -129,6 +125,9 @@ class ItemRpcs:
                 violations.add(f"statuses[{index}]", f"{status} is not a known item status")
         _check_view(violations, request.view)
         violations.raise_if_any()
+        principal = self._deps.auth.principal(context)
+        if request.owner_id:
+            self._deps.access.require_owner(principal, request.owner_id)
         try:
             items, next_token = await asyncio.to_thread(
                 self._deps.items.list_items,
@@ -137,6 +136,8 @@ class ItemRpcs:
                 owner_id=request.owner_id,
                 statuses=list(request.statuses),
                 view=request.view or item_pb2.ITEM_VIEW_BASIC,
+                # No owner named: only the items of the owners the caller acts for.
+                owner_ids=None if request.owner_id else principal.owners,
             )
         except InvalidPageTokenError as error:
             raise invalid_argument(

@@ -1,7 +1,9 @@
 """GetStatus, WatchStatus and CancelProcessing: observing and cancelling runs.
 
 Statuses come from the database only (``status``); WatchStatus streams share one poller
-(``watching``); only a cancellation of an open run calls Temporal.
+(``watching``); only a cancellation of an open run calls Temporal. A run the caller may not see
+(another owner's item, a batch of owners it does not all act for) is NOT_FOUND, exactly as one
+that does not exist (``access``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class RunRpcs:
         statuses = self._deps.statuses
         field = request.WhichOneof("target")
         target = statuses.resolve(field, getattr(request, field or "item_id"))
+        await self._deps.access.require_target(self._deps.auth.principal(context), target)
         snapshot = await statuses.snapshot(target)
         # A row that stopped changing may belong to a run Temporal has closed: have it checked,
         # in the background (the answer never waits for Temporal).
@@ -42,6 +45,7 @@ class RunRpcs:
         deps = self._deps
         field = request.WhichOneof("target")
         target = deps.statuses.resolve(field, getattr(request, field or "item_id"))
+        await deps.access.require_target(deps.auth.principal(context), target)
         # An item watch follows the run current when the stream opened, not later runs; a batch
         # keeps its ID across continue-as-new.
         last = await deps.statuses.snapshot(target)
@@ -82,6 +86,7 @@ class RunRpcs:
         violations.raise_if_any()
         field = request.WhichOneof("target")
         target = deps.statuses.resolve(field, getattr(request, field or "item_id"))
+        await deps.access.require_target(deps.auth.principal(context), target)
         snapshot = await deps.statuses.snapshot(target)
         requested = False
         if not snapshot.terminal:

@@ -3,14 +3,15 @@ reconciliation and rare fallbacks of a start) describe it or read its input and 
 
 No status read calls anything here: statuses come from the database (``status``). Everything
 talks to Temporal by workflow and signal *names* (``bubble_shared.temporal.names``) and never
-imports the worker.
+imports the worker. Every call goes through the ``TemporalGate``, so none waits on a Temporal
+that is down: refused at once while the health probe knows it is, bounded in time otherwise.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
@@ -20,13 +21,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bubble.processing.v1 import workflows_pb2
+from bubble_service.errors import ServiceError
+from bubble_service.temporal_gate import RPC_TIMEOUT, TemporalGate
 from bubble_shared.temporal import names
 
 log = logging.getLogger(__name__)
 
-# Short Temporal calls get this deadline, so a hung server is reported as unavailable instead of
-# holding the RPC until the client's deadline.
-RPC_TIMEOUT = timedelta(seconds=10)
 _OPEN = frozenset({WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW})
 
 
@@ -48,9 +48,10 @@ class Execution:
 class Runs:
     """Temporal calls for item and batch runs."""
 
-    def __init__(self, client: Client, *, task_queue: str) -> None:
+    def __init__(self, client: Client, *, task_queue: str, gate: TemporalGate) -> None:
         self._client = client
         self._task_queue = task_queue
+        self.gate = gate
 
     async def start_item(
         self, request: workflows_pb2.ItemImageProcessingWorkflowInput
@@ -61,14 +62,16 @@ class Runs:
         run's ID is returned instead: this request's options did not apply to it.
         """
         try:
-            handle = await self._client.start_workflow(
-                names.ITEM_WORKFLOW,
-                request,
-                id=names.item_workflow_id(request.item_id),
-                task_queue=self._task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                rpc_timeout=RPC_TIMEOUT,
+            handle = await self.gate.call(
+                lambda: self._client.start_workflow(
+                    names.ITEM_WORKFLOW,
+                    request,
+                    id=names.item_workflow_id(request.item_id),
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                    rpc_timeout=RPC_TIMEOUT,
+                )
             )
         except WorkflowAlreadyStartedError as err:
             return err.run_id or "", True
@@ -80,14 +83,16 @@ class Runs:
         """Starts the batch; its run ID, and whether it had been started already (a batch ID is
         started once, ever: a retried start finds it, open or closed)."""
         try:
-            handle = await self._client.start_workflow(
-                names.BATCH_WORKFLOW,
-                request,
-                id=names.batch_workflow_id(request.batch_id),
-                task_queue=self._task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                rpc_timeout=RPC_TIMEOUT,
+            handle = await self.gate.call(
+                lambda: self._client.start_workflow(
+                    names.BATCH_WORKFLOW,
+                    request,
+                    id=names.batch_workflow_id(request.batch_id),
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    rpc_timeout=RPC_TIMEOUT,
+                )
             )
         except WorkflowAlreadyStartedError as err:
             return err.run_id or "", True
@@ -98,7 +103,7 @@ class Runs:
         continued as new); False when it had closed meanwhile."""
         handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
         try:
-            await handle.cancel(reason=reason, rpc_timeout=RPC_TIMEOUT)
+            await self.gate.call(lambda: handle.cancel(reason=reason, rpc_timeout=RPC_TIMEOUT))
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return False
@@ -110,10 +115,12 @@ class Runs:
         closed (it needs nothing more)."""
         handle = self._client.get_workflow_handle(names.batch_workflow_id(batch_id))
         try:
-            await handle.signal(
-                names.ITEM_RUN_FINISHED_SIGNAL,
-                workflows_pb2.ItemRunFinishedSignal(item_id=item_id, run_id=run_id),
-                rpc_timeout=RPC_TIMEOUT,
+            await self.gate.call(
+                lambda: handle.signal(
+                    names.ITEM_RUN_FINISHED_SIGNAL,
+                    workflows_pb2.ItemRunFinishedSignal(item_id=item_id, run_id=run_id),
+                    rpc_timeout=RPC_TIMEOUT,
+                )
             )
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
@@ -125,7 +132,7 @@ class Runs:
         """The run (the latest one without ``run_id``), or None when Temporal has no such run."""
         handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
         try:
-            description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+            description = await self.gate.call(lambda: handle.describe(rpc_timeout=RPC_TIMEOUT))
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return None
@@ -143,14 +150,16 @@ class Runs:
     ) -> workflows_pb2.ItemImageProcessingWorkflowInput | None:
         """The input the run was started with (its first history event); None if unreadable.
         Only for a run the database has no row of yet: who started it."""
-        response = await self._client.workflow_service.get_workflow_execution_history(
-            GetWorkflowExecutionHistoryRequest(
-                namespace=self._client.namespace,
-                execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-                maximum_page_size=1,
-            ),
-            retry=True,
-            timeout=RPC_TIMEOUT,
+        response = await self.gate.call(
+            lambda: self._client.workflow_service.get_workflow_execution_history(
+                GetWorkflowExecutionHistoryRequest(
+                    namespace=self._client.namespace,
+                    execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+                    maximum_page_size=1,
+                ),
+                retry=True,
+                timeout=RPC_TIMEOUT,
+            )
         )
         events = list(response.history.events)
         if not events or not events[0].HasField("workflow_execution_started_event_attributes"):
@@ -175,8 +184,10 @@ class Runs:
             result_type=workflows_pb2.ItemImageProcessingWorkflowOutput,
         )
         try:
-            result = await handle.result(follow_runs=False, rpc_timeout=RPC_TIMEOUT)
-        except RPCError:
+            result = await self.gate.call(
+                lambda: handle.result(follow_runs=False, rpc_timeout=RPC_TIMEOUT)
+            )
+        except (RPCError, ServiceError):  # Temporal unreachable: try again later
             raise
         except Exception:  # undecodable, or not completed after all
             log.warning("cannot read the output of %s", workflow_id, exc_info=True)

@@ -22,7 +22,8 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from bubble.processing.v1 import service_pb2, service_pb2_grpc
-from bubble_service.auth import BearerTokenInterceptor
+from bubble_service.access import Access
+from bubble_service.auth import Authenticator, BearerTokenInterceptor
 from bubble_service.dependencies import Dependencies
 from bubble_service.health import HealthMonitor, new_health_servicer
 from bubble_service.idempotency import Idempotency
@@ -33,6 +34,7 @@ from bubble_service.runs import Runs
 from bubble_service.servicer import ItemProcessingServicer
 from bubble_service.settings import ServiceSettings
 from bubble_service.status import StatusReader
+from bubble_service.temporal_gate import TemporalGate
 from bubble_service.watching import WatchHub
 from bubble_shared.process import StartupError
 from bubble_shared.store import BatchStore, ItemStore, RequestStore, RunRecords, create_engine
@@ -100,8 +102,8 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
     stopping = deps.stopping
     metrics = RpcMetrics()
     interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(metrics)]
-    if settings.auth_enabled:
-        interceptors.append(BearerTokenInterceptor(settings.auth_tokens))
+    if deps.auth.enabled:
+        interceptors.append(BearerTokenInterceptor(deps.auth))
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
@@ -126,6 +128,7 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
             engine=engine,
             service_names=[SERVICE_NAME],
             interval_seconds=settings.health_check_interval_seconds,
+            temporal_gate=deps.temporal.gate,
         )
         await monitor.check_once()
         # Started before the metrics: stopping a server that never started keeps its port bound.
@@ -171,10 +174,12 @@ def _dependencies(
     settings: ServiceSettings, client: Client, engine: Engine, requests: RequestStore
 ) -> Dependencies:
     items, runs, batches = ItemStore(engine), RunRecords(engine), BatchStore(engine)
-    temporal = Runs(client, task_queue=settings.temporal.task_queue)
+    temporal = Runs(client, task_queue=settings.temporal.task_queue, gate=TemporalGate())
     statuses = StatusReader(items, runs, batches)
     return Dependencies(
         settings=settings,
+        auth=Authenticator(settings.auth_tokens),
+        access=Access(items, batches, statuses),
         items=items,
         run_records=runs,
         batches=batches,

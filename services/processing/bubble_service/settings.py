@@ -10,14 +10,14 @@
 | MAX_BATCH_ITEMS | 10000 | most listed item IDs in one StartBatchProcessing (at most 10,000) |
 | GRPC_MAX_MESSAGE_BYTES | 4 MiB | largest request or response message |
 | SHUTDOWN_GRACE_SECONDS | 10 | how long in-flight RPCs may finish after SIGTERM/SIGINT |
-| AUTH_TOKENS | unset | comma-separated bearer tokens; unset: no authentication |
+| AUTH_TOKENS | unset | comma-separated bearer tokens, each with the owners it may act for
+|             |       | (see principals.py); unset: no authentication |
 | TLS_CERT_FILE, TLS_KEY_FILE | unset | PEM certificate chain and key; both or neither |
 | HEALTH_CHECK_INTERVAL_SECONDS | 5 | how often Temporal and the database are probed |
 | WATCH_POLL_INTERVAL_SECONDS | 0.5 | how often the watch poller checks the watched runs |
 | WATCH_MAX_STREAM_SECONDS | 3600 | a WatchStatus stream ends with UNAVAILABLE after this |
 | RECONCILE_INTERVAL_SECONDS | 30 | how often open runs are checked against Temporal |
 | RECONCILE_AFTER_SECONDS | 120 | an open run unchanged this long is checked against Temporal |
-| WATCH_MAX_STREAM_SECONDS | 3600 | a WatchStatus stream ends with UNAVAILABLE after this |
 | TEMPORAL_*, ANALYSIS_TASK_QUEUE, DATABASE_URL, MEDIA_ROOT | | as for the worker |
 """
 
@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bubble_service.principals import Principal, parse_auth_tokens
 from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
 
 MIB = 1024 * 1024
@@ -46,7 +47,8 @@ class ServiceSettings:
     max_batch_items: int = MAX_BATCH_ITEMS
     max_message_bytes: int = 4 * MIB
     shutdown_grace_seconds: float = 10.0
-    auth_tokens: frozenset[str] = frozenset()
+    auth_tokens: Mapping[str, Principal] = field(default_factory=dict)
+    """Each bearer token and the owners it may act for; empty: no authentication."""
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     health_check_interval_seconds: float = 5.0
@@ -123,17 +125,12 @@ class ServiceSettings:
         return settings
 
 
-def _tokens(env: EnvReader) -> frozenset[str]:
+def _tokens(env: EnvReader) -> dict[str, Principal]:
     raw = env.optional_text("AUTH_TOKENS")
     if raw is None:
-        return frozenset()
-    tokens = frozenset(token.strip() for token in raw.split(",") if token.strip())
-    if not tokens:
-        env.problems.append("AUTH_TOKENS is set but holds no token (comma-separated tokens)")
-    elif any(len(token) < 16 or any(c.isspace() for c in token) for token in tokens):
-        env.problems.append(
-            "AUTH_TOKENS: every token must be at least 16 characters without spaces"
-        )
+        return {}
+    tokens, problems = parse_auth_tokens(raw)
+    env.problems.extend(problems)
     return tokens
 
 

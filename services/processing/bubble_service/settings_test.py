@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bubble_service.principals import EVERY_OWNER, Principal
 from bubble_service.settings import MIB, ServiceSettings
 from bubble_shared.settings import SettingsError
 
@@ -37,7 +38,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "MAX_BATCH_ITEMS": "10",
             "GRPC_MAX_MESSAGE_BYTES": str(8 * MIB),
             "SHUTDOWN_GRACE_SECONDS": "2.5",
-            "AUTH_TOKENS": " token-aaaaaaaaaaaaaaaa , token-bbbbbbbbbbbbbbbb ,",
+            "AUTH_TOKENS": " token-aaaaaaaaaaaaaaaa , token-bbbbbbbbbbbbbbbb = o-1 | o-2 ,",
             "TLS_CERT_FILE": str(cert),
             "TLS_KEY_FILE": str(key),
             "HEALTH_CHECK_INTERVAL_SECONDS": "1",
@@ -54,7 +55,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert (settings.max_inline_image_bytes, settings.max_batch_items) == (1024, 10)
     assert settings.max_message_bytes == 8 * MIB
     assert settings.shutdown_grace_seconds == 2.5
-    assert settings.auth_tokens == {"token-aaaaaaaaaaaaaaaa", "token-bbbbbbbbbbbbbbbb"}
+    assert settings.auth_tokens == {
+        "token-aaaaaaaaaaaaaaaa": EVERY_OWNER,
+        "token-bbbbbbbbbbbbbbbb": Principal(frozenset({"o-1", "o-2"})),
+    }
     assert (settings.tls_cert_file, settings.tls_key_file) == (cert, key)
     assert settings.health_check_interval_seconds == 1
     assert settings.watch_poll_interval_seconds == 0.25

@@ -4,6 +4,11 @@ A started run is written to the database before it is answered (an item run's QU
 batch's row with its members or selector), so a status read never misses a run it was told of.
 The run's own steps then move the row forward; an older step never overwrites a newer one, so the
 service's QUEUED row arriving after the run's first step changes nothing.
+
+Authorization (``access``): an item of another owner is NOT_FOUND, as a missing one. A batch may
+process only the items of the owners its caller acts for (recorded on its row): a selector
+naming another owner is PERMISSION_DENIED, one naming none selects only the caller's owners'
+items, and listed IDs of other owners' items are counted failed as unknown IDs are.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from bubble.processing.v1 import item_pb2, run_pb2, service_pb2, workflows_pb2
 from bubble_service.dependencies import Context, Dependencies
 from bubble_service.errors import already_exists, failed_precondition
 from bubble_service.idempotency import fingerprint
+from bubble_service.principals import Principal
 from bubble_service.validation import Violations
 from bubble_shared.store import NewBatch, RunStep
 from bubble_shared.store.selection import selector_problems
@@ -52,12 +58,14 @@ class StartRpcs:
             "start_delay", request.start_delay if request.HasField("start_delay") else None
         )
         violations.raise_if_any()
+        # Before the replay: another owner's item is NOT_FOUND, even to a retry of a request
+        # (another token's) that started it.
+        item = await deps.access.item(deps.auth.principal(context), request.item_id)
 
         replay = await deps.idempotency.replay(
             START_ITEM, request_id, request, service_pb2.StartItemProcessingResponse
         )
         if replay is None:
-            item = await deps.statuses.item(request.item_id)
             response = await self._start_item(request, item, request_id, delay)
             replay = await deps.idempotency.record(START_ITEM, request_id, request, response)
         # The IDs stay those first answered; the snapshot is current.
@@ -157,22 +165,34 @@ class StartRpcs:
             )
         _check_members(request, violations, deps.settings.max_batch_items)
         violations.raise_if_any()
+        principal = deps.auth.principal(context)
+        if request.selector.owner_id:
+            deps.access.require_owner(principal, request.selector.owner_id)
 
+        # The same fields from a token acting for other owners are another request.
+        scope = principal.scope_key
         replay = await deps.idempotency.replay(
-            START_BATCH, request_id, request, service_pb2.StartBatchProcessingResponse
+            START_BATCH, request_id, request, service_pb2.StartBatchProcessingResponse, scope=scope
         )
         if replay is None:
-            response = await self._start_batch(request, request_id)
-            replay = await deps.idempotency.record(START_BATCH, request_id, request, response)
+            response = await self._start_batch(request, request_id, principal)
+            replay = await deps.idempotency.record(
+                START_BATCH, request_id, request, response, scope=scope
+            )
         snapshot = await deps.statuses.of_batch(replay.batch_id)
         if snapshot is not None and snapshot.batch_run is not None:
             replay.status.CopyFrom(snapshot.batch_run)
         return replay
 
     async def _start_batch(
-        self, request: service_pb2.StartBatchProcessingRequest, request_id: str
+        self,
+        request: service_pb2.StartBatchProcessingRequest,
+        request_id: str,
+        principal: Principal,
     ) -> service_pb2.StartBatchProcessingResponse:
         deps = self._deps
+        # Known down: no row to write and remove again (a selector is counted when written).
+        deps.temporal.gate.require_reachable()
         batch_id = request.batch_id or (
             str(uuid.uuid5(_REQUEST_BATCH_NAMESPACE, request_id))
             if request_id
@@ -182,7 +202,7 @@ class StartRpcs:
         max_concurrency = min(
             request.max_concurrency or DEFAULT_BATCH_CONCURRENCY, MAX_BATCH_CONCURRENCY
         )
-        parameters = await asyncio.to_thread(fingerprint, request)
+        parameters = await asyncio.to_thread(fingerprint, request, principal.scope_key)
         status, created = await asyncio.to_thread(
             deps.batches.create,
             NewBatch(
@@ -193,6 +213,7 @@ class StartRpcs:
                 selector=request.selector if request.HasField("selector") else None,
                 request_id=request_id,
                 request_fingerprint=parameters,
+                owner_ids=_batch_owners(request, principal),
             ),
         )
         if not created and not await self._same_request(batch_id, request_id, parameters):
@@ -241,6 +262,16 @@ class StartRpcs:
 
 
 _OPEN_STATES = frozenset({run_pb2.RUN_STATE_QUEUED, run_pb2.RUN_STATE_RUNNING})
+
+
+def _batch_owners(
+    request: service_pb2.StartBatchProcessingRequest, principal: Principal
+) -> frozenset[str] | None:
+    """Whose items the batch may process: the selector's owner, else the caller's owners (None:
+    every owner). Reading the batch later needs a token allowed for all of them."""
+    if request.selector.owner_id:
+        return frozenset({request.selector.owner_id})
+    return principal.owners
 
 
 def _check_members(

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Literal
 
 from bubble.processing.v1 import item_pb2, run_pb2
-from bubble_service.errors import ServiceError, not_found
+from bubble_service.errors import ServiceError, item_not_found, not_found
 from bubble_service.validation import MAX_WORKFLOW_ID_LENGTH, Violations
 from bubble_shared.store import BatchStore, ItemNotFoundError, ItemStore, RunRecords
 from bubble_shared.store.run_convert import TERMINAL_STATES, Stored
@@ -159,9 +159,7 @@ class StatusReader:
                 self._items.get_item, item_id, view=item_pb2.ITEM_VIEW_BASIC
             )
         except ItemNotFoundError:
-            raise not_found(
-                f"no item has ID {item_id!r}", "ITEM_NOT_FOUND", item_id=item_id
-            ) from None
+            raise item_not_found(item_id) from None
 
     async def no_run(self, target: Target) -> ServiceError:
         """The NOT_FOUND for a target without a run: an unknown item, an item never processed,
@@ -173,6 +171,14 @@ class StatusReader:
                 "RUN_NOT_FOUND",
                 item_id=target.id,
             )
+        return self.absent(target)
+
+    @staticmethod
+    def absent(target: Target) -> ServiceError:
+        """The NOT_FOUND for a target whose item or batch does not exist (also what a caller
+        that may not see it gets)."""
+        if target.by_item_id:
+            return item_not_found(target.id)
         reason = "BATCH_NOT_FOUND" if target.kind == "batch" else "RUN_NOT_FOUND"
         return not_found(
             f"no run found for {target.named_by}", reason, workflow_id=target.workflow_id

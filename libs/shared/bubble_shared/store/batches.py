@@ -5,6 +5,12 @@ workflow, so a batch is visible from the first answer; the workflow then reads i
 by page (``read_page``), joins runs others opened (``join``) and ends it (``finish``). The item
 runs move the counters (``batch_counting``). Nothing here grows with the batch in memory: members
 are written and read a page at a time, and a cancelled batch's members are closed by one UPDATE.
+
+A batch may be limited to some owners' items (``NewBatch.owner_ids``: its starter's token acts
+only for them). A selection then reads only their items. Listed IDs of items the batch may not
+process, whether another owner's or unknown, are settled when the batch is accepted: written
+after the other members, already FAILED, beyond what the workflow reads. They read as unknown IDs
+do (failed, in ``failed_item_ids``), never run, and unknown and foreign IDs cannot be told apart.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bubble.processing.v1 import item_pb2, run_pb2
-from bubble_shared.store import batch_counting, keyset, selection
+from bubble_shared.store import batch_counting, batch_owners, keyset, selection
 from bubble_shared.store.keyset import after_row
 from bubble_shared.store.models import Batch, BatchItem
 from bubble_shared.store.run_convert import (
@@ -45,6 +51,15 @@ class NewBatch:
     selector: item_pb2.ItemSelector | None = None
     request_id: str = ""
     request_fingerprint: str = ""
+    owner_ids: frozenset[str] | None = None
+    """The only owners whose items the batch may process; None: every owner."""
+
+
+@dataclass(frozen=True)
+class BatchOwners:
+    """The owners whose items a batch may process; ``owner_ids`` None: every owner."""
+
+    owner_ids: frozenset[str] | None
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,7 @@ class BatchStore(StoreBase):
                 session.add(row)
                 session.flush()
                 if new.item_ids:
-                    _insert_members(session, new.batch_id, 0, new.item_ids)
+                    _insert_listed(session, row, new, now)
                 return _status(session, row), True
         except IntegrityError:
             # A concurrent create of the same batch won.
@@ -114,6 +129,12 @@ class BatchStore(StoreBase):
             row = session.get(Batch, batch_id)
             if row is not None and row.state == "QUEUED" and row.first_run_id is None:
                 session.delete(row)
+
+    def owners(self, batch_id: str) -> BatchOwners | None:
+        """Whose items the batch may process; None when the batch does not exist."""
+        with self._reads.begin() as session:
+            row = session.get(Batch, batch_id)
+            return None if row is None else BatchOwners(batch_owners.decode(row.owner_ids))
 
     def get(self, batch_id: str) -> run_pb2.BatchRunStatus | None:
         stored = self.read(batch_id)
@@ -168,7 +189,7 @@ class BatchStore(StoreBase):
                 .where(
                     BatchItem.batch_id == batch_id,
                     BatchItem.position >= from_position,
-                    BatchItem.position < from_position + limit,
+                    BatchItem.position < min(from_position + limit, batch.member_count),
                 )
                 .order_by(BatchItem.position)
             )
@@ -225,8 +246,10 @@ class BatchStore(StoreBase):
                 not batch.selection_complete or _open_members(session, batch_id) > 0
             ):
                 return FinishedBatch(False, _status(session, batch))
+            if batch.selector is not None:
+                # A listed batch's total is fixed when accepted (with its settled members).
+                batch.total = batch.member_count
             batch.selection_complete = True
-            batch.total = batch.member_count
             batch.state = name
             batch.close_time = require_aware(time, "time")
             if error is not None and error.code:
@@ -254,7 +277,9 @@ class BatchStore(StoreBase):
 
 def _new_batch_row(session: Session, new: NewBatch, now: datetime) -> Batch:
     if new.selector is not None:
-        total = selection.count_selection(session, new.selector, accepted_at=now)
+        total = selection.count_selection(
+            session, new.selector, accepted_at=now, owner_ids=new.owner_ids
+        )
         members = 0
         selector: bytes | None = new.selector.SerializeToString(deterministic=True)
     else:
@@ -276,6 +301,7 @@ def _new_batch_row(session: Session, new: NewBatch, now: datetime) -> Batch:
         skipped=0,
         member_count=members,
         selector=selector,
+        owner_ids=batch_owners.encode(new.owner_ids),
         selection_complete=selector is None,
         queue_time=now,
         update_time=now,
@@ -283,7 +309,28 @@ def _new_batch_row(session: Session, new: NewBatch, now: datetime) -> Batch:
     )
 
 
-def _insert_members(session: Session, batch_id: str, first: int, item_ids: Sequence[str]) -> None:
+def _insert_listed(session: Session, batch: Batch, new: NewBatch, now: datetime) -> None:
+    """Writes the listed members: those the batch may process first, for the workflow to read
+    (positions below ``member_count``), then the others, already FAILED."""
+    if new.owner_ids is None:
+        _insert_members(session, batch.batch_id, 0, new.item_ids)
+        return
+    runnable, settled = batch_owners.split_listed(session, new.item_ids, new.owner_ids)
+    _insert_members(session, batch.batch_id, 0, runnable)
+    _insert_members(session, batch.batch_id, len(runnable), settled, state="FAILED", time=now)
+    batch.member_count = len(runnable)
+    batch.failed = len(settled)
+
+
+def _insert_members(
+    session: Session,
+    batch_id: str,
+    first: int,
+    item_ids: Sequence[str],
+    *,
+    state: str = "PENDING",
+    time: datetime | None = None,
+) -> None:
     if item_ids:
         session.execute(
             insert(BatchItem),
@@ -292,7 +339,8 @@ def _insert_members(session: Session, batch_id: str, first: int, item_ids: Seque
                     "batch_id": batch_id,
                     "position": first + offset,
                     "item_id": item_id,
-                    "state": "PENDING",
+                    "state": state,
+                    "finish_time": time,
                 }
                 for offset, item_id in enumerate(item_ids)
             ],
@@ -309,7 +357,12 @@ def _select_up_to(session: Session, batch: Batch, wanted: int) -> None:
         after = (batch.selection_cursor_time, batch.selection_cursor_item_id)
     limit = wanted - batch.member_count
     found = selection.next_selected(
-        session, selector, accepted_at=batch.queue_time, after=after, limit=limit
+        session,
+        selector,
+        accepted_at=batch.queue_time,
+        after=after,
+        limit=limit,
+        owner_ids=batch_owners.decode(batch.owner_ids),
     )
     _insert_members(session, batch.batch_id, batch.member_count, [item for item, _ in found])
     batch.member_count += len(found)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import exists, select, tuple_
@@ -119,6 +119,11 @@ class ItemStore(StoreBase):
                 raise ItemNotFoundError(item_id)
             return item_to_proto(row, include_analysis=include_analysis)
 
+    def owner_of(self, item_id: str) -> str | None:
+        """The item's owner; None when the item does not exist."""
+        with self._reads.begin() as session:
+            return session.scalar(select(Item.owner_id).where(Item.item_id == item_id))
+
     def list_items(
         self,
         *,
@@ -127,8 +132,12 @@ class ItemStore(StoreBase):
         owner_id: str = "",
         statuses: Sequence[int] = (),
         view: int = item_pb2.ITEM_VIEW_BASIC,
+        owner_ids: Collection[str] | None = None,
     ) -> tuple[list[item_pb2.Item], str]:
         """A page of items, newest first (create_time, then item_id, both descending).
+
+        ``owner_ids`` (not None) keeps only the items of these owners, whatever the other
+        filters: the owners the caller may see.
 
         Returns the items and the token of the next page ("" after the last page). page_size 0
         means DEFAULT_PAGE_SIZE and values above MAX_PAGE_SIZE mean MAX_PAGE_SIZE; a negative one,
@@ -152,6 +161,8 @@ class ItemStore(StoreBase):
         query = select(Item).options(load_images(include_analysis))
         if owner_id:
             query = query.where(Item.owner_id == owner_id)
+        if owner_ids is not None:
+            query = query.where(Item.owner_id.in_(sorted(owner_ids)))
         if status_names:
             query = query.where(Item.status.in_(status_names))
         if page_token:

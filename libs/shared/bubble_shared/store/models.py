@@ -281,6 +281,8 @@ class Batch(Base):
     per member, so they are right while workers are down and never count an item twice.
     ``selector`` (a serialized item_pb2.ItemSelector) is set for a batch that selects its items;
     the members are then written page by page as the batch reads further (``selection_*``).
+    Listed members the batch may not process (``owner_ids``) are written after the others,
+    already FAILED, at positions from ``member_count`` on: the workflow never reads them.
     """
 
     __tablename__ = "batches"
@@ -304,6 +306,10 @@ class Batch(Base):
     # Members written so far (positions 0..member_count-1).
     member_count: Mapped[int] = mapped_column(Integer)
     selector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The owners whose items the batch may process, as a JSON array of owner IDs (its starter's
+    # token was restricted to them, or its selector named one); NULL: every owner. Reading the
+    # batch needs a token allowed for all of them.
+    owner_ids: Mapped[str | None] = mapped_column(Text)
     selection_complete: Mapped[bool] = mapped_column(Boolean)
     # Keyset position of the selection read so far: (create_time, item_id) of the last member.
     selection_cursor_time: Mapped[datetime | None] = mapped_column(UtcDateTime)

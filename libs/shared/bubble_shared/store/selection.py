@@ -8,6 +8,7 @@ already give, so reading the next page costs one index range scan however large 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, func, select, tuple_
@@ -61,12 +62,20 @@ def selector_problems(selector: item_pb2.ItemSelector) -> list[tuple[str, str]]:
     return problems
 
 
-def selection(selector: item_pb2.ItemSelector, *, accepted_at: datetime) -> Select[str, datetime]:
+def selection(
+    selector: item_pb2.ItemSelector,
+    *,
+    accepted_at: datetime,
+    owner_ids: Collection[str] | None = None,
+) -> Select[str, datetime]:
     """The (item_id, create_time) of the selected items, oldest first; ``accepted_at`` excludes
-    items created after the batch was accepted."""
+    items created after the batch was accepted, ``owner_ids`` (not None) the items of other
+    owners than these (those the batch's starter may not act for)."""
     query = select(Item.item_id, Item.create_time).where(Item.create_time <= accepted_at)
     if selector.owner_id:
         query = query.where(Item.owner_id == selector.owner_id)
+    if owner_ids is not None:
+        query = query.where(Item.owner_id.in_(sorted(owner_ids)))
     if selector.statuses:
         query = query.where(Item.status.in_(sorted({status_name(s) for s in selector.statuses})))
     if selector.HasField("created_after"):
@@ -81,9 +90,13 @@ def selection(selector: item_pb2.ItemSelector, *, accepted_at: datetime) -> Sele
 
 
 def count_selection(
-    session: Session, selector: item_pb2.ItemSelector, *, accepted_at: datetime
+    session: Session,
+    selector: item_pb2.ItemSelector,
+    *,
+    accepted_at: datetime,
+    owner_ids: Collection[str] | None = None,
 ) -> int:
-    query = selection(selector, accepted_at=accepted_at).order_by(None)
+    query = selection(selector, accepted_at=accepted_at, owner_ids=owner_ids).order_by(None)
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
@@ -94,9 +107,10 @@ def next_selected(
     accepted_at: datetime,
     after: tuple[datetime, str] | None,
     limit: int,
+    owner_ids: Collection[str] | None = None,
 ) -> list[tuple[str, datetime]]:
     """Up to ``limit`` selected items after the keyset position ``after`` (exclusive)."""
-    query = selection(selector, accepted_at=accepted_at)
+    query = selection(selector, accepted_at=accepted_at, owner_ids=owner_ids)
     if after is not None:
         query = query.where(tuple_(Item.create_time, Item.item_id) > after)
     return [(row.item_id, row.create_time) for row in session.execute(query.limit(limit))]
