@@ -10,35 +10,19 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.restarting import RestartableSystem, restart_while_watching, restartable_system
+from e2e.restarting import (  # noqa: F401 - database_url, system: the fixtures
+    RestartableSystem,
+    database_url,
+    restart_while_watching,
+    system,
+)
 from e2e.system import jpeg
-from temporalio.testing import WorkflowEnvironment
 
 from bubble_client import AsyncProcessingClient
 from bubble_client.cli import run
-from bubble_shared.store import upgrade
-from bubble_shared.testing.databases import temporary_database
-
-
-@pytest.fixture()
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """SQLite only: reconnecting is the client's business, the database kind changes nothing."""
-    with temporary_database("sqlite", tmp_path) as url:
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture()
-async def system(
-    dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path
-) -> AsyncIterator[RestartableSystem]:
-    async with restartable_system(dev_server, database_url, tmp_path) as running:
-        yield running
 
 
 @pytest.mark.parametrize("command", ["process", "batch"])

@@ -7,43 +7,24 @@ talks to the system exactly as a client would: over gRPC on loopback.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from e2e.system import System, Worker
+from e2e.system import System, worker_on
 from temporalio.testing import WorkflowEnvironment
 
 from bubble_service import server as service_server
 from bubble_service.settings import ServiceSettings
-from bubble_shared.settings import StoreSettings, TemporalSettings
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
-from bubble_worker.settings import WorkerSettings
 
 
 @pytest.fixture()
 async def system(
     dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path
 ) -> AsyncIterator[System]:
-    suffix = uuid.uuid4().hex[:8]
-    temporal = TemporalSettings(
-        address=dev_server.client.service_client.config.target_host,
-        namespace=dev_server.client.namespace,
-        task_queue=f"items-{suffix}",
-        analysis_task_queue=f"analysis-{suffix}",
-    )
-    store = StoreSettings(database_url=database_url, media_root=tmp_path / "media")
-    (store.media_root / "items").mkdir(parents=True)
-    worker = Worker(
-        WorkerSettings(
-            temporal=temporal,
-            store=store,
-            analysis_processes=2,
-            metrics_port=0,
-            shutdown_grace_seconds=5,
-        )
-    )
+    worker = worker_on(dev_server, database_url, tmp_path, analysis_processes=2)
+    temporal, store = worker.settings.temporal, worker.settings.store
     worker.start()
     service = await service_server.start(
         ServiceSettings(temporal=temporal, store=store, host="127.0.0.1", port=0, metrics_port=0)

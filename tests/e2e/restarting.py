@@ -7,24 +7,40 @@ starts it, so a watch that reconnects meanwhile receives the very snapshot it al
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from e2e.system import Worker
+import pytest
+from e2e.system import Worker, worker_on
 from temporalio.testing import WorkflowEnvironment
 
 from bubble_client import messages as m
 from bubble_service import server as service_server
 from bubble_service.settings import ServiceSettings
-from bubble_shared.settings import StoreSettings, TemporalSettings
+from bubble_shared.store import upgrade
+from bubble_shared.testing.databases import temporary_database
 from bubble_shared.testing.ports import free_port
-from bubble_worker.settings import WorkerSettings
 
 WAIT_SECONDS = 60.0
+
+
+@pytest.fixture()
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """SQLite only: reconnecting is the client's business, the database kind changes nothing."""
+    with temporary_database("sqlite", tmp_path) as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture()
+async def system(
+    dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path
+) -> AsyncIterator[RestartableSystem]:
+    async with restartable_system(dev_server, database_url, tmp_path) as running:
+        yield running
 
 
 @dataclass
@@ -60,24 +76,8 @@ async def restartable_system(
 ) -> AsyncIterator[RestartableSystem]:
     """The service (on a fixed free port, ``service`` overriding its settings) and a stopped
     worker, on the dev server and database."""
-    suffix = uuid.uuid4().hex[:8]
-    temporal = TemporalSettings(
-        address=dev_server.client.service_client.config.target_host,
-        namespace=dev_server.client.namespace,
-        task_queue=f"items-{suffix}",
-        analysis_task_queue=f"analysis-{suffix}",
-    )
-    store = StoreSettings(database_url=database_url, media_root=tmp_path / "media")
-    (store.media_root / "items").mkdir(parents=True)
-    worker = Worker(
-        WorkerSettings(
-            temporal=temporal,
-            store=store,
-            analysis_processes=1,
-            metrics_port=0,
-            shutdown_grace_seconds=5,
-        )
-    )
+    worker = worker_on(dev_server, database_url, tmp_path, analysis_processes=1)
+    temporal, store = worker.settings.temporal, worker.settings.store
     settings = ServiceSettings(
         temporal=temporal,
         store=store,

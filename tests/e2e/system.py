@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.testing import WorkflowEnvironment
+
+from bubble_shared.settings import StoreSettings, TemporalSettings
 from bubble_worker import main as worker_main
 from bubble_worker.analysis.synthetic import photo_like
 from bubble_worker.settings import WorkerSettings
@@ -45,3 +49,28 @@ def jpeg(seed: int, size: tuple[int, int] = (800, 600)) -> bytes:
     buffer = io.BytesIO()
     photo_like(size, seed=seed).save(buffer, "JPEG", quality=88)
     return buffer.getvalue()
+
+
+def worker_on(
+    dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path, *, analysis_processes: int
+) -> Worker:
+    """A worker (not started) on queues of its own, the database and a media root in
+    ``tmp_path``; the service of the test uses ``worker.settings.temporal`` and ``.store``."""
+    suffix = uuid.uuid4().hex[:8]
+    temporal = TemporalSettings(
+        address=dev_server.client.service_client.config.target_host,
+        namespace=dev_server.client.namespace,
+        task_queue=f"items-{suffix}",
+        analysis_task_queue=f"analysis-{suffix}",
+    )
+    store = StoreSettings(database_url=database_url, media_root=tmp_path / "media")
+    (store.media_root / "items").mkdir(parents=True)
+    return Worker(
+        WorkerSettings(
+            temporal=temporal,
+            store=store,
+            analysis_processes=analysis_processes,
+            metrics_port=0,
+            shutdown_grace_seconds=5,
+        )
+    )

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-from e2e.restarting import (
+from e2e.restarting import (  # noqa: F401 - database_url, system: the fixtures
     RestartableSystem,
     assert_one_stream,
+    database_url,
     restart_while_watching,
     restartable_system,
+    system,
     until,
 )
 from e2e.system import jpeg
@@ -34,26 +36,8 @@ from bubble_client import (
 )
 from bubble_client import messages as m
 from bubble_service.settings import ServiceSettings
-from bubble_shared.store import upgrade
-from bubble_shared.testing.databases import temporary_database
 
 DEADLINE_SECONDS = 5.0
-
-
-@pytest.fixture()
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """SQLite only: reconnecting is the client's business, the database kind changes nothing."""
-    with temporary_database("sqlite", tmp_path) as url:
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture()
-async def system(
-    dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path
-) -> AsyncIterator[RestartableSystem]:
-    async with restartable_system(dev_server, database_url, tmp_path) as running:
-        yield running
 
 
 async def _queued_item(system: RestartableSystem, seed: int = 1) -> str:

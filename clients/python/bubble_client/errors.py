@@ -62,6 +62,10 @@ class UnauthenticatedError(ProcessingServiceError):
     """No token, or a wrong one."""
 
 
+class PermissionDeniedError(ProcessingServiceError):
+    """The token may not act for that owner (reason OWNER_NOT_ALLOWED)."""
+
+
 class UnavailableError(ProcessingServiceError):
     """The service or what it depends on (Temporal, the database) is unreachable: retry later."""
 
@@ -72,6 +76,7 @@ _BY_CODE: dict[grpc.StatusCode, type[ProcessingServiceError]] = {
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
 }
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from google.protobuf.message import Message
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -61,36 +62,38 @@ class Runs:
         Temporal allows one open run per workflow ID, so a second start is refused and the open
         run's ID is returned instead: this request's options did not apply to it.
         """
-        try:
-            handle = await self.gate.call(
-                lambda: self._client.start_workflow(
-                    names.ITEM_WORKFLOW,
-                    request,
-                    id=names.item_workflow_id(request.item_id),
-                    task_queue=self._task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                    rpc_timeout=RPC_TIMEOUT,
-                )
-            )
-        except WorkflowAlreadyStartedError as err:
-            return err.run_id or "", True
-        return handle.result_run_id or "", False
+        return await self._start(
+            names.ITEM_WORKFLOW,
+            request,
+            names.item_workflow_id(request.item_id),
+            WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
 
     async def start_batch(
         self, request: workflows_pb2.ItemBatchProcessingWorkflowInput
     ) -> tuple[str, bool]:
         """Starts the batch; its run ID, and whether it had been started already (a batch ID is
         started once, ever: a retried start finds it, open or closed)."""
+        return await self._start(
+            names.BATCH_WORKFLOW,
+            request,
+            names.batch_workflow_id(request.batch_id),
+            WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+    async def _start(
+        self, workflow: str, request: Message, workflow_id: str, reuse: WorkflowIDReusePolicy
+    ) -> tuple[str, bool]:
+        """The started run's ID and False, or the ID of the run already open and True."""
         try:
             handle = await self.gate.call(
                 lambda: self._client.start_workflow(
-                    names.BATCH_WORKFLOW,
+                    workflow,
                     request,
-                    id=names.batch_workflow_id(request.batch_id),
+                    id=workflow_id,
                     task_queue=self._task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_reuse_policy=reuse,
                     rpc_timeout=RPC_TIMEOUT,
                 )
             )

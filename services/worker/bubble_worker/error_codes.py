@@ -13,20 +13,18 @@ INTERNAL = "INTERNAL"
 TIMEOUT = "TIMEOUT"
 CANCELLED = "CANCELLED"
 
+INPUT_ERRORS = (
+    "IMAGE_NOT_FOUND",
+    "IMAGE_CORRUPT",
+    "IMAGE_TOO_LARGE",
+    "IMAGE_UNSUPPORTED",
+    "ITEM_NOT_FOUND",
+    "INVALID_ARGUMENT",
+)
+"""Errors in what the run was given: trying again unchanged cannot help, so they are final."""
+
 DOCUMENTED = frozenset(
-    {
-        "IMAGE_NOT_FOUND",
-        "IMAGE_CORRUPT",
-        "IMAGE_TOO_LARGE",
-        "IMAGE_UNSUPPORTED",
-        "ITEM_NOT_FOUND",
-        "INVALID_ARGUMENT",
-        TIMEOUT,
-        CANCELLED,
-        "TERMINATED",
-        INFRASTRUCTURE_UNAVAILABLE,
-        INTERNAL,
-    }
+    {*INPUT_ERRORS, TIMEOUT, CANCELLED, "TERMINATED", INFRASTRUCTURE_UNAVAILABLE, INTERNAL}
 )
 
 # Transient failure types raised by activities (ApplicationError.type), retried within the budget.

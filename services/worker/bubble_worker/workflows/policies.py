@@ -20,14 +20,9 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-NON_RETRYABLE_ERROR_CODES = [
-    "IMAGE_NOT_FOUND",
-    "IMAGE_CORRUPT",
-    "IMAGE_TOO_LARGE",
-    "IMAGE_UNSUPPORTED",
-    "ITEM_NOT_FOUND",
-    "INVALID_ARGUMENT",
-]
+from bubble_worker import error_codes
+
+NON_RETRYABLE_ERROR_CODES = list(error_codes.INPUT_ERRORS)
 
 
 @dataclass(frozen=True)
