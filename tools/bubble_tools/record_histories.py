@@ -22,7 +22,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bubble_tools.repo import find_repo_root
 from google.protobuf.duration_pb2 import Duration
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -31,6 +30,7 @@ from bubble.processing.v1 import activities_pb2, workflows_pb2
 from bubble_shared.store import create_engine, upgrade
 from bubble_shared.temporal import names
 from bubble_shared.testing.temporal_servers import start_time_skipping_server
+from bubble_tools.repo import find_repo_root
 from bubble_worker.testing.fakes import FakeActivities, Harness, image_rejected, running_harness
 from bubble_worker.workflows import ItemImageProcessingWorkflow
 
