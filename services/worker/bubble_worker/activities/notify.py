@@ -36,6 +36,17 @@ class Notifications:
         self, request: activities_pb2.SendProcessingNotificationInput
     ) -> activities_pb2.SendProcessingNotificationOutput:
         owner_id = request.owner_id or self._owner_of(request.item_id)
+        if not owner_id:
+            # No such item (a batch listed an unknown id, or it was deleted): nobody to tell, and
+            # a row or webhook with an empty owner would reach whoever reads them.
+            activity.logger.info(
+                "no notification: item %s has no owner",
+                request.item_id,
+                extra={"item_id": request.item_id},
+            )
+            return activities_pb2.SendProcessingNotificationOutput(
+                webhook_configured=self._webhook is not None
+            )
         kind = activities_pb2.NotificationKind.Name(request.kind).removeprefix("NOTIFICATION_KIND_")
         payload: dict[str, object] = {
             "kind": kind,
@@ -77,7 +88,7 @@ class Notifications:
         try:
             return self._items.get_item(item_id).owner_id
         except ItemNotFoundError:
-            return ""  # the item was deleted meanwhile: still record what happened to the run
+            return ""
 
     def _deliver(self, notification_id: str) -> bool:
         assert self._webhook is not None

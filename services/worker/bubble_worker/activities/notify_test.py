@@ -67,6 +67,28 @@ def test_a_later_run_of_the_same_item_notifies_again(
     assert len(notifications.list_notifications(request.item_id)) == 2
 
 
+def test_an_item_that_does_not_exist_notifies_nobody(
+    store: ItemStore, notifications: NotificationStore
+) -> None:
+    # A batch listing unknown ids once wrote a notification row with an empty owner per id
+    # (478 of them for 478 ids), and a webhook would have received each.
+    with webhook_receiver() as receiver:
+        activities = _notifications(store, notifications, receiver)
+        request = activities_pb2.SendProcessingNotificationInput(
+            item_id="no-such-item",
+            workflow_id="item-processing/no-such-item",
+            run_id="r1",
+            kind=activities_pb2.NOTIFICATION_KIND_FAILED,
+            summary="item 'no-such-item' does not exist",
+        )
+
+        sent = ActivityEnvironment().run(activities.send_processing_notification, request)
+
+    assert (sent.notification_id, sent.created, sent.webhook_delivered) == ("", False, False)
+    assert notifications.list_notifications("no-such-item") == []
+    assert receiver.received == []
+
+
 def test_delivers_a_signed_webhook_once_across_retries(
     store: ItemStore, notifications: NotificationStore
 ) -> None:
