@@ -101,3 +101,20 @@ def target(*, item_id: str | None, batch_id: str | None, workflow_id: str | None
     if len(given) != 1:
         raise ValueError("name exactly one of item_id, batch_id or workflow_id")
     return given
+
+
+def list_items(
+    owner_id: str,
+    statuses: Sequence[m.ItemStatus],
+    page_size: int,
+    page_token: str,
+    view: m.ItemView,
+) -> m.ListItemsRequest:
+    """One ListItems page request, the same for both clients."""
+    return m.ListItemsRequest(
+        page_size=page_size,
+        page_token=page_token,
+        owner_id=owner_id,
+        statuses=list(statuses),
+        view=view,
+    )

@@ -100,21 +100,33 @@ class AsyncProcessingClient:
     ) -> AsyncIterator[m.Item]:
         token = ""
         while True:
-            page = await self._call(
-                _methods.LIST_ITEMS,
-                m.ListItemsRequest(
-                    page_size=page_size,
-                    page_token=token,
-                    owner_id=owner_id,
-                    statuses=list(statuses),
-                    view=view,
-                ),
+            page = await self.list_items_page(
+                owner_id=owner_id,
+                statuses=statuses,
+                page_size=page_size,
+                page_token=token,
+                view=view,
             )
             for item in page.items:
                 yield item
             token = page.next_page_token
             if not token:
                 return
+
+    async def list_items_page(
+        self,
+        *,
+        owner_id: str = "",
+        statuses: Sequence[m.ItemStatus] = (),
+        page_size: int = 0,
+        page_token: str = "",
+        view: m.ItemView = m.ItemView.BASIC,
+    ) -> m.ListItemsResponse:
+        """One page, with the token of the next (for a caller that resumes later)."""
+        return await self._call(
+            _methods.LIST_ITEMS,
+            _requests.list_items(owner_id, statuses, page_size, page_token, view),
+        )
 
     async def start_item_processing(
         self,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TextIO
 
-from bubble_client import _methods, cli_args
+from bubble_client import cli_args
 from bubble_client import messages as m
 from bubble_client.cli_display import (
     Output,
@@ -111,14 +111,12 @@ def _list(client: ProcessingClient, args: argparse.Namespace, out: Output) -> in
     """Pages until --limit items or the end; when it stops early, says how to go on."""
     token, left = args.page_token, None if args.all else args.limit
     while True:
-        request = m.ListItemsRequest(
-            page_size=MAX_PAGE_SIZE if left is None else min(left, MAX_PAGE_SIZE),
-            page_token=token,
+        page = client.list_items_page(
             owner_id=args.owner,
             statuses=[m.ItemStatus[name] for name in args.status],
+            page_size=MAX_PAGE_SIZE if left is None else min(left, MAX_PAGE_SIZE),
+            page_token=token,
         )
-        # The client's list_items hides page tokens; the CLI needs the token to say where to go on.
-        page = client._call(_methods.LIST_ITEMS, request)
         for item in page.items:
             out.message(item, f"{item.item_id}  {item.status.name}  {item.title!r}")
         token = page.next_page_token

@@ -113,20 +113,32 @@ class ProcessingClient:
         """Every matching item, fetching pages as the iteration goes."""
         token = ""
         while True:
-            page = self._call(
-                _methods.LIST_ITEMS,
-                m.ListItemsRequest(
-                    page_size=page_size,
-                    page_token=token,
-                    owner_id=owner_id,
-                    statuses=list(statuses),
-                    view=view,
-                ),
+            page = self.list_items_page(
+                owner_id=owner_id,
+                statuses=statuses,
+                page_size=page_size,
+                page_token=token,
+                view=view,
             )
             yield from page.items
             token = page.next_page_token
             if not token:
                 return
+
+    def list_items_page(
+        self,
+        *,
+        owner_id: str = "",
+        statuses: Sequence[m.ItemStatus] = (),
+        page_size: int = 0,
+        page_token: str = "",
+        view: m.ItemView = m.ItemView.BASIC,
+    ) -> m.ListItemsResponse:
+        """One page, with the token of the next (for a caller that resumes later)."""
+        return self._call(
+            _methods.LIST_ITEMS,
+            _requests.list_items(owner_id, statuses, page_size, page_token, view),
+        )
 
     def start_item_processing(
         self,
