@@ -31,6 +31,7 @@ from bubble_service.conftest import (
     Harness,
     workflow_runs,
 )
+from bubble_shared.store.batches import BatchPage
 
 T = TypeVar("T")
 MISSING = "ghost-1"
@@ -80,6 +81,18 @@ async def cancel_requested(dev_server: WorkflowEnvironment, workflow_id: str) ->
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     history = await handle.fetch_history()
     return any(event.event_type == CANCEL_REQUESTED for event in history.events)
+
+
+def first_page(harness: Harness, batch_id: str, run_id: str) -> BatchPage:
+    """What the batch workflow reads first: the members it will start."""
+    return harness.batches.read_page(
+        batch_id,
+        from_position=0,
+        limit=100,
+        run_id=run_id,
+        continued_as_new_count=0,
+        time=datetime.now(UTC),
+    )
 
 
 def items_of_three_owners(harness: Harness) -> None:
@@ -252,14 +265,7 @@ async def test_listed_items_of_other_owners_count_as_unknown_ids_and_never_run(
     # Another owner's item and an unknown ID cannot be told apart.
     assert list(started.status.failed_item_ids) == ["b-1", MISSING, "c-1"]
     # What the batch workflow reads: only owner-a's items, then nothing more.
-    page = secured_harness.batches.read_page(
-        started.batch_id,
-        from_position=0,
-        limit=100,
-        run_id=started.run_id,
-        continued_as_new_count=0,
-        time=datetime.now(UTC),
-    )
+    page = first_page(secured_harness, started.batch_id, started.run_id)
     assert (page.item_ids, page.exhausted) == (["a-1", "a-2"], True)
 
 
@@ -285,14 +291,7 @@ async def test_selectors_reach_only_the_tokens_owners(secured_harness: Harness) 
         assert started.status.progress is not None
         totals[token] = started.status.progress.total
         if token == TOKEN_A:
-            page = secured_harness.batches.read_page(
-                started.batch_id,
-                from_position=0,
-                limit=100,
-                run_id=started.run_id,
-                continued_as_new_count=0,
-                time=datetime.now(UTC),
-            )
+            page = first_page(secured_harness, started.batch_id, started.run_id)
             assert page.item_ids == ["a-1", "a-2"]
 
     assert (denied.code, denied.reason) == (grpc.StatusCode.PERMISSION_DENIED, "OWNER_NOT_ALLOWED")

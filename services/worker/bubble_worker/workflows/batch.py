@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
-    from bubble_worker.workflows.steps import timestamp
+    from bubble_worker.workflows.steps import database_write, timestamp
 
 Input = workflows_pb2.ItemBatchProcessingWorkflowInput
 Output = workflows_pb2.ItemBatchProcessingWorkflowOutput
@@ -120,7 +120,7 @@ class ItemBatchProcessingWorkflow:
 
     async def _read_page(self, limit: int) -> activities_pb2.ReadBatchPageOutput:
         state = self._state
-        page: activities_pb2.ReadBatchPageOutput = await workflow.execute_local_activity(
+        return await database_write(
             names.READ_BATCH_PAGE,
             activities_pb2.ReadBatchPageInput(
                 batch_id=state.batch_id,
@@ -130,12 +130,8 @@ class ItemBatchProcessingWorkflow:
                 continued_as_new_count=state.continued_as_new_count,
                 time=timestamp(workflow.now()),
             ),
-            result_type=activities_pb2.ReadBatchPageOutput,
-            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.item_write_retry(),
-            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
+            activities_pb2.ReadBatchPageOutput,
         )
-        return page
 
     async def _start_or_join(self, item_id: str) -> None:
         """Starts the item's child run, or joins the run someone else has open for it."""
@@ -193,15 +189,12 @@ class ItemBatchProcessingWorkflow:
             self._open[item_id] = run_id
 
     async def _join(self, item_id: str) -> bool:
-        joined: activities_pb2.JoinItemRunOutput = await workflow.execute_local_activity(
+        joined = await database_write(
             names.JOIN_ITEM_RUN,
             activities_pb2.JoinItemRunInput(
                 batch_id=self._state.batch_id, item_id=item_id, time=timestamp(workflow.now())
             ),
-            result_type=activities_pb2.JoinItemRunOutput,
-            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.item_write_retry(),
-            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
+            activities_pb2.JoinItemRunOutput,
         )
         return joined.joined
 
@@ -263,7 +256,7 @@ class ItemBatchProcessingWorkflow:
     async def _finish_batch(
         self, state: run_pb2.RunState.ValueType, error: run_pb2.ProcessingError | None = None
     ) -> activities_pb2.FinishBatchOutput:
-        done: activities_pb2.FinishBatchOutput = await workflow.execute_local_activity(
+        return await database_write(
             names.FINISH_BATCH,
             activities_pb2.FinishBatchInput(
                 batch_id=self._state.batch_id,
@@ -271,12 +264,8 @@ class ItemBatchProcessingWorkflow:
                 error=error,
                 time=timestamp(workflow.now()),
             ),
-            result_type=activities_pb2.FinishBatchOutput,
-            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.item_write_retry(),
-            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
+            activities_pb2.FinishBatchOutput,
         )
-        return done
 
     def _output(self, done: activities_pb2.FinishBatchOutput) -> Output:
         counted = done.progress

@@ -23,14 +23,17 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from google.protobuf.message import Message
-
     from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker import error_codes
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
-    from bubble_worker.workflows.steps import record_item_run, tell_batches, timestamp
+    from bubble_worker.workflows.steps import (
+        database_write,
+        record_item_run,
+        tell_batches,
+        timestamp,
+    )
 
 
 FAILED_RUNS_END_FAILED = "failed-runs-end-failed"
@@ -205,7 +208,7 @@ class ItemImageProcessingWorkflow:
     async def _update_item(
         self, analysis: analysis_pb2.ItemAnalysis, suggestions: analysis_pb2.ItemSuggestions
     ) -> None:
-        await self._write_item(
+        await database_write(
             names.UPDATE_ITEM_WITH_SUGGESTIONS,
             activities_pb2.UpdateItemWithSuggestionsInput(
                 **self._run(),
@@ -262,7 +265,7 @@ class ItemImageProcessingWorkflow:
         """Marks the item failed (or cancelled); what the store made of it."""
         self._progress.error.CopyFrom(error)
         self._enter(run_pb2.PROCESSING_STAGE_MARKING_FAILED)
-        written = await self._write_item(
+        written = await database_write(
             names.MARK_ITEM_PROCESSING_FAILED,
             activities_pb2.MarkItemProcessingFailedInput(
                 **self._run(),
@@ -272,24 +275,7 @@ class ItemImageProcessingWorkflow:
             ),
             activities_pb2.MarkItemProcessingFailedOutput,
         )
-        assert isinstance(written, activities_pb2.MarkItemProcessingFailedOutput)
         return written.outcome
-
-    async def _write_item(
-        self, activity_name: str, request: Message, result_type: type[Message]
-    ) -> Message:
-        """A short database write as a local activity: no task-queue round trip. It is retried
-        until the database answers: giving up would leave the item as it is (PROCESSING) with
-        no run left to finish it, while an open run says truthfully what is going on."""
-        written: Message = await workflow.execute_local_activity(
-            activity_name,
-            request,
-            result_type=result_type,
-            start_to_close_timeout=policies.ITEM_WRITE_START_TO_CLOSE,
-            retry_policy=policies.item_write_retry(),
-            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
-        )
-        return written
 
     async def _notify(
         self,
