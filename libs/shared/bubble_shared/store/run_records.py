@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2
@@ -109,10 +110,20 @@ def record_step(session: Session, step: RunStep, now: datetime) -> ItemRun:
     counts the run's outcome for every batch member following it that has no outcome yet.
     """
     row = session.get(ItemRun, step.run_id, with_for_update=True)
+    created = False
     if row is None:
-        row = _new_row(step, now)
-        session.add(row)
-        session.flush()
+        # The service (QUEUED) and the run's first step may both find no row and insert it: the
+        # one that loses (a unique violation, inside its own savepoint) goes on with the row the
+        # other wrote, as if it had found it.
+        try:
+            with session.begin_nested():
+                row = _new_row(step, now)
+                session.add(row)
+            created = True
+        except IntegrityError:
+            row = session.get(ItemRun, step.run_id, with_for_update=True, populate_existing=True)
+            assert row is not None
+    if created:
         if step.batch_id:
             batch_counting.start_member(
                 session, batch_id=step.batch_id, item_id=step.item_id, run_id=step.run_id, now=now
