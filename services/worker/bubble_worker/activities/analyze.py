@@ -5,10 +5,15 @@ workers. Per image: the file is located under MEDIA_ROOT, hashed, looked up in t
 (sha256 + analyser version: the same bytes are never analysed twice) and otherwise analysed in the
 process pool. Heartbeats go out after every image and every few seconds while waiting, so a dead
 worker is noticed quickly and a cancellation reaches the activity.
+
+An image that cannot be used does not stop the others: the owner is told about every bad image
+at once (one failure, the first bad image's code), instead of one per run, and the good images
+are analysed and cached all the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -33,6 +38,9 @@ from bubble_worker.analysis import (
     get_analyzer,
     suggest_for_item,
 )
+from bubble_worker.analysis.errors import IMAGE_NOT_FOUND
+from bubble_worker.analysis.files import checked_file_size
+from bubble_worker.analysis.report import ImageProblem, image_label, summarize
 
 HEARTBEAT_EVERY_SECONDS = 5.0
 ANALYZING = run_pb2.PROCESSING_STAGE_ANALYZING
@@ -40,6 +48,7 @@ ANALYZING = run_pb2.PROCESSING_STAGE_ANALYZING
 
 @dataclass(frozen=True)
 class _PendingImage:
+    number: int
     image: item_pb2.ItemImage
     sha256: str
 
@@ -106,10 +115,15 @@ class AnalyzeItemImages:
         self, images: list[item_pb2.ItemImage], analyzer: Analyzer
     ) -> tuple[dict[str, analysis_pb2.ImageAnalysis], int]:
         analyses: dict[str, analysis_pb2.ImageAnalysis] = {}
+        problems: list[ImageProblem] = []
         pending: dict[Future[bytes], _PendingImage] = {}
         try:
-            for image in images:
-                path = self._locate(image)
+            for number, image in enumerate(images, start=1):
+                try:
+                    path = self._locate(image)
+                except ImageRejectedError as err:
+                    problems.append(_problem(number, image, err))
+                    continue
                 sha256 = file_sha256(path)
                 cached = self._cache.get_cached_analysis(
                     sha256=sha256, analyzer_name=analyzer.name, analyzer_version=analyzer.version
@@ -125,19 +139,22 @@ class AnalyzeItemImages:
                     str(path),
                     str(self._media_root),
                 )
-                pending[future] = _PendingImage(image, sha256)
+                pending[future] = _PendingImage(number, image, sha256)
             cache_hits = len(analyses)
-            self._collect(pending, analyses, analyzer)
+            self._collect(pending, analyses, problems, analyzer)
         finally:
             for future in pending:
                 future.cancel()
+        if problems:
+            raise _rejected(problems, total=len(images))
         return analyses, cache_hits
 
     def _locate(self, image: item_pb2.ItemImage) -> Path:
-        """The image's file, or a non-retryable IMAGE_NOT_FOUND naming the image and why.
+        """The image's file, or an ImageRejectedError saying why there is none to analyse.
 
         A MEDIA_ROOT that is not there at all is the volume missing (not mounted, a network share
-        down), not the image: that is retried like any outage.
+        down), not the image: that is retried like any outage, as is any error reading the
+        file's metadata other than its absence.
         """
         if not self._media_root.is_dir():
             raise ApplicationError(
@@ -148,25 +165,17 @@ class AnalyzeItemImages:
         try:
             path = resolve_media_path(self._media_root, image.uri)
         except MediaPathError as err:
-            raise processing_failure(
-                "IMAGE_NOT_FOUND",
-                f"image {image.image_id} ({image.uri!r}): {err}",
-                image_id=image.image_id,
-                stage=ANALYZING,
+            raise ImageRejectedError(
+                code=IMAGE_NOT_FOUND, image_id=image.image_id, reason=f"cannot be opened: {err}"
             ) from None
-        if not path.is_file():
-            raise processing_failure(
-                "IMAGE_NOT_FOUND",
-                f"image {image.image_id} ({image.uri!r}): no such file under MEDIA_ROOT",
-                image_id=image.image_id,
-                stage=ANALYZING,
-            )
+        checked_file_size(path, image.image_id)
         return path
 
     def _collect(
         self,
         pending: dict[Future[bytes], _PendingImage],
         analyses: dict[str, analysis_pb2.ImageAnalysis],
+        problems: list[ImageProblem],
         analyzer: Analyzer,
     ) -> None:
         waiting = set(pending)
@@ -176,7 +185,18 @@ class AnalyzeItemImages:
             )
             for future in done:
                 image = pending[future]
-                analysis = analysis_pb2.ImageAnalysis.FromString(self._result(future, image))
+                try:
+                    result = future.result()
+                except ImageRejectedError as err:
+                    problems.append(_problem(image.number, image.image, err))
+                    continue
+                except BrokenProcessPool:
+                    # Transient: the pool replaces itself and Temporal retries the activity.
+                    raise ApplicationError(
+                        f"the analysis process died while analysing image {image.image.image_id}",
+                        type=error_codes.ANALYSIS_PROCESS_DIED,
+                    ) from None
+                analysis = analysis_pb2.ImageAnalysis.FromString(result)
                 analysis.analyze_time.FromDatetime(datetime.now(UTC))
                 self._cache.put_cached_analysis(
                     sha256=image.sha256,
@@ -189,17 +209,29 @@ class AnalyzeItemImages:
             if activity.is_cancelled():
                 raise CancelledError("analysis cancelled")
 
-    @staticmethod
-    def _result(future: Future[bytes], image: _PendingImage) -> bytes:
-        try:
-            return future.result()
-        except ImageRejectedError as err:
-            raise processing_failure(
-                err.code, str(err), image_id=image.image.image_id, stage=ANALYZING
-            ) from None
-        except BrokenProcessPool:
-            # Transient: the pool replaces itself and Temporal retries the activity.
-            raise ApplicationError(
-                f"the analysis process died while analysing image {image.image.image_id}",
-                type=error_codes.ANALYSIS_PROCESS_DIED,
-            ) from None
+
+def _problem(number: int, image: item_pb2.ItemImage, err: ImageRejectedError) -> ImageProblem:
+    return ImageProblem(number=number, label=image_label(image.filename, image.uri), rejection=err)
+
+
+def _rejected(problems: Sequence[ImageProblem], *, total: int) -> ApplicationError:
+    """One non-retryable failure for every bad image: the first one's code and id, all in the
+    message, and a ProcessingError per image after the run's own in the details."""
+    ordered = sorted(problems, key=lambda problem: problem.number)
+    first = ordered[0].rejection
+    per_image = [
+        run_pb2.ProcessingError(
+            code=problem.rejection.code,
+            message=error_codes.bounded(problem.describe(total)),
+            image_id=problem.rejection.image_id,
+            stage=ANALYZING,
+        )
+        for problem in ordered
+    ]
+    return processing_failure(
+        first.code,
+        summarize(ordered, total),
+        image_id=first.image_id,
+        stage=ANALYZING,
+        image_errors=per_image,
+    )

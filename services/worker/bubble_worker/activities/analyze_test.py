@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,78 +103,6 @@ def test_analyses_every_image_in_order_and_caches_the_results(
     )
     assert again.cache_hits == 4
     assert [a.sha256 for a in again.analysis.images] == [a.sha256 for a in analyses]
-
-
-HOSTILE: list[tuple[str, Callable[[Path], Path], str]] = [
-    ("bomb.png", images.decompression_bomb_png, "IMAGE_TOO_LARGE"),
-    ("truncated.jpg", images.truncated_jpeg, "IMAGE_CORRUPT"),
-    ("empty.jpg", images.empty_file, "IMAGE_CORRUPT"),
-    ("list.jpg", images.text_named_jpg, "IMAGE_UNSUPPORTED"),
-]
-
-
-@pytest.mark.parametrize(("name", "make", "code"), HOSTILE, ids=[case[0] for case in HOSTILE])
-def test_a_hostile_image_is_a_non_retryable_error_naming_the_image(
-    store: ItemStore,
-    run_writes: RunWrites,
-    cache: AnalysisCache,
-    media_root: Path,
-    pool: AnalysisPool,
-    name: str,
-    make: Callable[[Path], Path],
-    code: str,
-) -> None:
-    good = images.greyscale_jpeg(media_root / "items" / "good.jpg")
-    bad = make(media_root / "items" / name)
-    item = _item(store, media_root, good, bad)
-    bad_image_id = item.images[1].image_id
-    activities = AnalyzeItemImages(
-        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
-    )
-
-    with pytest.raises(ApplicationError) as raised:
-        ActivityEnvironment().run(activities.analyze_item_images, _request(item))
-
-    assert raised.value.type == code
-    assert raised.value.non_retryable
-    [error] = raised.value.details
-    assert isinstance(error, run_pb2.ProcessingError)
-    assert (error.code, error.image_id, error.stage) == (
-        code,
-        bad_image_id,
-        run_pb2.PROCESSING_STAGE_ANALYZING,
-    )
-    assert bad_image_id in error.message
-    assert "Traceback" not in error.message
-
-
-@pytest.mark.parametrize(
-    ("uri", "reason"),
-    [("../outside.jpg", "outside"), ("items/missing.jpg", "no such file")],
-)
-def test_a_path_outside_media_root_or_missing_is_image_not_found(
-    store: ItemStore,
-    run_writes: RunWrites,
-    cache: AnalysisCache,
-    media_root: Path,
-    pool: AnalysisPool,
-    uri: str,
-    reason: str,
-) -> None:
-    images.greyscale_jpeg(media_root.parent / "outside.jpg")
-    item = store.create_item(
-        item_id=None, owner_id="o", title="t", description="", images=[NewImage(uri=uri)]
-    )
-    activities = AnalyzeItemImages(
-        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
-    )
-
-    with pytest.raises(ApplicationError) as raised:
-        ActivityEnvironment().run(activities.analyze_item_images, _request(item))
-
-    assert raised.value.type == "IMAGE_NOT_FOUND"
-    assert raised.value.non_retryable
-    assert reason in str(raised.value)
 
 
 def test_an_unknown_item_is_item_not_found(

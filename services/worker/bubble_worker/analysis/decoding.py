@@ -8,23 +8,22 @@ turned into an :class:`ImageRejectedError` with a sentence an item owner can act
 
 from __future__ import annotations
 
-import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 from PIL import Image, UnidentifiedImageError
 
 from bubble.processing.v1 import analysis_pb2
 from bubble_worker.analysis.errors import (
     IMAGE_CORRUPT,
-    IMAGE_NOT_FOUND,
     IMAGE_TOO_LARGE,
     IMAGE_UNSUPPORTED,
     ImageRejectedError,
 )
 from bubble_worker.analysis.exif import apply_orientation, read_exif, swaps_axes
+from bubble_worker.analysis.files import checked_file_size
 from bubble_worker.analysis.geometry import fit_within
 
 OPEN_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
@@ -37,10 +36,6 @@ returns MPO images itself, and naming "MPO" here makes Pillow 13 raise KeyError.
 """
 
 ACCEPTED_FORMATS: Final = frozenset({*OPEN_FORMATS, "MPO"})
-
-MAX_FILE_BYTES: Final = 100 * 1024 * 1024
-"""Largest file accepted: uploads are capped well below this upstream; this backstop keeps a
-mis-stored multi-gigabyte file from holding a worker for minutes while it is read and hashed."""
 
 MAX_PIXELS: Final = 64_000_000
 """Largest image accepted, in pixels (width x height, from the header, before decoding).
@@ -70,9 +65,9 @@ _RESAMPLABLE_MODES: Final = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "YCbCr"
 shrinking. Palette modes ("P", "PA") are not among them: their samples are palette indices."""
 
 _UNSUPPORTED: Final = (
-    f"the file is not an image in a supported format ({', '.join(sorted(ACCEPTED_FORMATS))})"
+    f"is not an image in a supported format ({', '.join(sorted(ACCEPTED_FORMATS))})"
 )
-_TOO_MANY_PIXELS: Final = f"images may have at most {MAX_PIXELS:,} pixels"
+_ALLOWED_MEGAPIXELS: Final = f"{MAX_PIXELS / 1e6:g} megapixels allowed"
 
 _SIGNATURES: Final = (
     (b"\xff\xd8\xff", "JPEG"),
@@ -118,7 +113,7 @@ def decode_image(path: Path, *, image_id: str, max_edge: int) -> DecodedImage:
     Raises :class:`ImageRejectedError` for files that can never be analysed; ``OSError`` for
     anything else (e.g. permission denied), which a retry may fix.
     """
-    size_bytes = _file_size(path, image_id)
+    size_bytes = checked_file_size(path, image_id)
     with path.open("rb") as file:
         head = file.read(16)
         file.seek(0)
@@ -127,10 +122,10 @@ def decode_image(path: Path, *, image_id: str, max_edge: int) -> DecodedImage:
         except UnidentifiedImageError:
             raise _unidentified(head, image_id) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _reject(image_id, IMAGE_TOO_LARGE, _TOO_MANY_PIXELS) from None
+            raise _too_many_pixels(image_id, _declared_size(file, head)) from None
         except _DECODING_ERRORS:
             raise _reject(
-                image_id, IMAGE_CORRUPT, "the file is damaged and cannot be read"
+                image_id, IMAGE_CORRUPT, "is corrupt: the file is damaged and cannot be read"
             ) from None
         with opened:
             return _decode_opened(
@@ -138,40 +133,14 @@ def decode_image(path: Path, *, image_id: str, max_edge: int) -> DecodedImage:
             )
 
 
-def _file_size(path: Path, image_id: str) -> int:
-    try:
-        status = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise _reject(image_id, IMAGE_NOT_FOUND, "the file does not exist") from None
-    if stat.S_ISDIR(status.st_mode):
-        raise _reject(image_id, IMAGE_NOT_FOUND, "the path is a directory, not a file")
-    if not stat.S_ISREG(status.st_mode):
-        # Devices and pipes could block or never end; no upload is stored as one.
-        raise _reject(image_id, IMAGE_NOT_FOUND, "the path is not a regular file")
-    size = status.st_size
-    if size == 0:
-        raise _reject(image_id, IMAGE_CORRUPT, "the file is empty")
-    if size > MAX_FILE_BYTES:
-        raise _reject(
-            image_id,
-            IMAGE_TOO_LARGE,
-            f"the file has {size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed",
-        )
-    return size
-
-
 def _decode_opened(
     opened: Image.Image, *, image_id: str, size_bytes: int, max_edge: int
 ) -> DecodedImage:
     stored_width, stored_height = opened.size
     if stored_width < 1 or stored_height < 1:
-        raise _reject(image_id, IMAGE_CORRUPT, "the header declares an image without pixels")
+        raise _reject(image_id, IMAGE_CORRUPT, "is corrupt: its header declares no pixels")
     if stored_width * stored_height > MAX_PIXELS:
-        raise _reject(
-            image_id,
-            IMAGE_TOO_LARGE,
-            f"the image has {stored_width}x{stored_height} pixels; {_TOO_MANY_PIXELS}",
-        )
+        raise _too_many_pixels(image_id, opened.size)
     file_format, mode = opened.format or "", opened.mode
     if file_format not in ACCEPTED_FORMATS:
         raise _reject(image_id, IMAGE_UNSUPPORTED, _UNSUPPORTED)
@@ -183,7 +152,7 @@ def _decode_opened(
         working = _working_copy(opened, max_edge)
     except _DECODING_ERRORS:
         raise _reject(
-            image_id, IMAGE_CORRUPT, "the file is damaged or truncated and cannot be decoded"
+            image_id, IMAGE_CORRUPT, "is corrupt: the file is damaged or truncated"
         ) from None
     exif = read_exif(opened)
     orientation = exif.orientation if exif is not None else 0
@@ -238,14 +207,63 @@ def _unidentified(head: bytes, image_id: str) -> ImageRejectedError:
     Pillow reports both as "cannot identify": a PNG whose header chunk is broken is corrupt
     (the owner should re-export it) while a PDF is unsupported (the owner should convert it).
     """
-    claimed = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
-    if claimed is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        claimed = "WEBP"
+    claimed = _claimed_format(head)
     if claimed is None:
         return _reject(image_id, IMAGE_UNSUPPORTED, _UNSUPPORTED)
     return _reject(
-        image_id, IMAGE_CORRUPT, f"the file starts like a {claimed} image but cannot be read"
+        image_id, IMAGE_CORRUPT, f"is corrupt: it starts like a {claimed} image but cannot be read"
     )
+
+
+def _claimed_format(head: bytes) -> str | None:
+    """The allowed format the file's first bytes announce, if any."""
+    claimed = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
+    if claimed is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        claimed = "WEBP"
+    return claimed
+
+
+def _declared_size(file: IO[bytes], head: bytes) -> tuple[int, int] | None:
+    """The width and height the header declares, for a file Pillow refused as a bomb.
+
+    Pillow's error only gives the pixel count, and the owner needs the size to act on. The
+    format's own opener parses the header again without ``Image.open``'s pixel check; nothing
+    is decoded. None when that fails too (e.g. a GIF frame beyond its screen is checked
+    inside the opener).
+    """
+    claimed = _claimed_format(head)
+    if claimed is None or claimed not in Image.OPEN:
+        return None
+    factory, _ = Image.OPEN[claimed]
+    try:
+        file.seek(0)
+        with factory(file, "") as header_only:
+            width, height = header_only.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, *_DECODING_ERRORS):
+        return None
+    return (width, height) if width * height > MAX_PIXELS else None
+
+
+def _too_many_pixels(image_id: str, size: tuple[int, int] | None) -> ImageRejectedError:
+    if size is None:
+        return _reject(image_id, IMAGE_TOO_LARGE, f"has more pixels than the {_ALLOWED_MEGAPIXELS}")
+    width, height = size
+    megapixels = _megapixels(width * height)
+    return _reject(
+        image_id,
+        IMAGE_TOO_LARGE,
+        f"is {width} \N{MULTIPLICATION SIGN} {height} pixels ({megapixels} megapixels), "
+        f"more than the {_ALLOWED_MEGAPIXELS}",
+    )
+
+
+def _megapixels(pixels: int) -> str:
+    """``pixels`` in megapixels, with just enough decimals to differ from the limit."""
+    for digits in range(6):
+        shown = f"{pixels / 1e6:,.{digits}f}"
+        if shown != f"{MAX_PIXELS / 1e6:,.{digits}f}":
+            return shown
+    return f"{pixels / 1e6:,.6f}"
 
 
 def _reject(image_id: str, code: str, reason: str) -> ImageRejectedError:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bubble_worker.analysis import decoding
+from bubble_worker.analysis import files
 from bubble_worker.analysis.decoding import MAX_PIXELS, DecodedImage, decode_image
 from bubble_worker.analysis.errors import ImageRejectedError
 from bubble_worker.analysis.synthetic import photo_like
@@ -249,20 +249,24 @@ def png_header(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("width", "height"),
+    ("width", "height", "said"),
     [
-        pytest.param(100_000, 100_000, id="beyond-pillow-error-limit"),
-        pytest.param(8_001, 8_001, id="beyond-our-limit-only"),
+        pytest.param(100_000, 100_000, "100000 × 100000 pixels (10,000 megapixels)", id="huge"),  # noqa: RUF001
+        pytest.param(30_000, 30_000, "30000 × 30000 pixels (900 megapixels)", id="pillow-error"),  # noqa: RUF001
+        pytest.param(8_001, 8_001, "8001 × 8001 pixels (64.02 megapixels)", id="ours-only"),  # noqa: RUF001
     ],
 )
-def test_decompression_bomb_png_is_too_large(tmp_path: Path, width: int, height: int) -> None:
-    path = tmp_path / "bomb.png"
+def test_decompression_bomb_png_states_its_own_size_and_the_limit(
+    tmp_path: Path, width: int, height: int, said: str
+) -> None:
+    path = tmp_path / "huge.png"
     path.write_bytes(png_header(width, height))
+    assert path.stat().st_size < 100  # the header alone: nothing is decoded to find the size
 
     err = rejection(path)
 
     assert err.code == "IMAGE_TOO_LARGE"
-    assert f"{MAX_PIXELS:,}" in err.reason
+    assert err.reason == f"is {said}, more than the {MAX_PIXELS // 1_000_000} megapixels allowed"
 
 
 @pytest.mark.parametrize(
@@ -283,7 +287,10 @@ def test_pillow_bomb_warning_never_lets_an_image_through(
     path = tmp_path / "bomb.png"
     path.write_bytes(png_header(10_000, 10_000))  # between Pillow's warning and error limits
 
-    assert rejection(path).code == "IMAGE_TOO_LARGE", pillow_warning
+    err = rejection(path)
+
+    assert err.code == "IMAGE_TOO_LARGE", pillow_warning
+    assert err.reason.startswith("is 10000 × 10000 pixels (100 megapixels),"), pillow_warning  # noqa: RUF001
 
 
 def test_decompression_bomb_gif_is_too_large(tmp_path: Path) -> None:
@@ -292,15 +299,21 @@ def test_decompression_bomb_gif_is_too_large(tmp_path: Path) -> None:
     frame = b"," + struct.pack("<HHHH", 0, 0, 65535, 65535) + b"\x00\x02\x02\x4c\x01\x00"
     path.write_bytes(b"GIF89a" + screen + frame + b";")
 
-    assert rejection(path).code == "IMAGE_TOO_LARGE"
+    err = rejection(path)
+
+    assert err.code == "IMAGE_TOO_LARGE"
+    assert err.reason.startswith("is 65535 × 65535 pixels (4,295 megapixels),")  # noqa: RUF001
 
 
 def test_oversized_file_is_too_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "big.png"
     Image.new("RGB", (10, 10)).save(path)
-    monkeypatch.setattr(decoding, "MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 10)
 
-    assert rejection(path).code == "IMAGE_TOO_LARGE"
+    err = rejection(path)
+
+    assert err.code == "IMAGE_TOO_LARGE"
+    assert err.reason == f"is {path.stat().st_size:,} bytes, more than the 10 bytes allowed"
 
 
 def test_truncated_jpeg_is_corrupt(tmp_path: Path) -> None:
@@ -339,7 +352,7 @@ def test_png_with_broken_header_is_corrupt(tmp_path: Path) -> None:
 
     assert (err.code, err.reason) == (
         "IMAGE_CORRUPT",
-        "the file starts like a PNG image but cannot be read",
+        "is corrupt: it starts like a PNG image but cannot be read",
     )
 
 
@@ -349,7 +362,7 @@ def test_empty_file_is_corrupt(tmp_path: Path) -> None:
 
     err = rejection(path)
 
-    assert (err.code, err.reason) == ("IMAGE_CORRUPT", "the file is empty")
+    assert (err.code, err.reason) == ("IMAGE_CORRUPT", "is empty (0 bytes)")
 
 
 def test_text_file_named_jpg_is_unsupported(tmp_path: Path) -> None:
@@ -385,14 +398,16 @@ def test_psd_like_file_is_unsupported(tmp_path: Path) -> None:
 def test_missing_file_is_not_found(tmp_path: Path) -> None:
     err = rejection(tmp_path / "nope.jpg")
 
-    assert (err.code, err.reason) == ("IMAGE_NOT_FOUND", "the file does not exist")
+    assert (err.code, err.reason) == ("IMAGE_NOT_FOUND", "does not exist")
 
 
-def test_directory_is_not_found(tmp_path: Path) -> None:
+def test_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
     folder = tmp_path / "folder.jpg"
     folder.mkdir()
 
-    assert rejection(folder).code == "IMAGE_NOT_FOUND"
+    err = rejection(folder)
+
+    assert (err.code, err.reason) == ("IMAGE_NOT_FOUND", "is a folder, not an image file")
 
 
 @pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")

@@ -19,15 +19,16 @@ class ImageRejectedError(Exception):
     """Non-retryable: this image can never be analysed as it is.
 
     ``code`` is one of :data:`REJECTION_CODES` and becomes the ProcessingError code; ``reason``
-    is a short clause for a person ("the file is empty"), never exception text or a traceback,
-    because it reaches item owners. Anything else the analyser raises is a bug or an
+    is what is wrong, said of the image ("is empty (0 bytes)"), so that the activity can put it
+    after the image's position and filename, which only it knows. Never exception text or a
+    traceback, because it reaches item owners. Anything else the analyser raises is a bug or an
     infrastructure failure and stays retryable.
     """
 
     def __init__(self, *, code: str, image_id: str, reason: str) -> None:
         if code not in REJECTION_CODES:
             raise ValueError(f"unknown rejection code {code!r}")
-        super().__init__(f"Image {image_id!r} cannot be analysed: {reason}.")
+        super().__init__(f"image {image_id!r} {reason}")
         self.code = code
         self.image_id = image_id
         self.reason = reason

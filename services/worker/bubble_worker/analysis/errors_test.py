@@ -8,10 +8,10 @@ from bubble_worker.analysis.errors import ImageRejectedError
 
 
 def test_message_names_the_image_and_the_reason() -> None:
-    err = ImageRejectedError(code="IMAGE_CORRUPT", image_id="img-7", reason="the file is empty")
+    err = ImageRejectedError(code="IMAGE_CORRUPT", image_id="img-7", reason="is empty (0 bytes)")
 
-    assert str(err) == "Image 'img-7' cannot be analysed: the file is empty."
-    assert (err.code, err.image_id, err.reason) == ("IMAGE_CORRUPT", "img-7", "the file is empty")
+    assert str(err) == "image 'img-7' is empty (0 bytes)"
+    assert (err.code, err.image_id, err.reason) == ("IMAGE_CORRUPT", "img-7", "is empty (0 bytes)")
 
 
 def test_pickles_round_trip() -> None:

@@ -42,5 +42,5 @@ def test_runs_in_a_process_pool(tmp_path: Path) -> None:
     assert (caught.value.code, caught.value.image_id, caught.value.reason) == (
         "IMAGE_CORRUPT",
         "img-2",
-        "the file is empty",
+        "is empty (0 bytes)",
     )
