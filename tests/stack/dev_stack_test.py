@@ -1,5 +1,6 @@
-"""The README's first command: the stack starts on free ports, serves grpcurl, the client and the
-codec server, and stops on Ctrl-C with no process left behind."""
+"""The README's first command: the stack starts on free ports, says ready only once the worker
+polls, serves grpcurl, the client and the codec server (with a page for a browser), and stops on
+Ctrl-C with no process left behind."""
 
 from __future__ import annotations
 
@@ -8,74 +9,40 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
+import httpx
 import pytest
+from bubble_tools.readiness import unpolled_queues
 from e2e.system import jpeg
+from stack.running import PORT_NAMES, StackProcess, children, started_stack
+from temporalio.api.workflowservice.v1.service_pb2_grpc import WorkflowServiceStub
 
 from bubble_client import ProcessingClient
 from bubble_client import messages as m
 from bubble_shared.binaries import find_binary
 from bubble_shared.testing.ports import free_ports
 
-READY_TIMEOUT_SECONDS = 120
-
-
-def _children(pid: int) -> list[int]:
-    pgrep = ["pgrep", "-P", str(pid)]
-    found = subprocess.run(pgrep, capture_output=True, text=True, check=False).stdout
-    return [int(child) for child in found.split()]
-
-
-class Stack:
-    def __init__(self, process: subprocess.Popen[str], ports: dict[str, int]) -> None:
-        self.process = process
-        self.ports = ports
-        self.output: list[str] = []
-
-    @property
-    def grpc(self) -> str:
-        return f"127.0.0.1:{self.ports['grpc']}"
-
-    def wait_until_ready(self) -> None:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        for line in self.process.stdout:
-            self.output.append(line)
-            if line.strip() == "ready":
-                return
-            assert time.monotonic() < deadline, "".join(self.output)
-        raise AssertionError("the stack exited before it was ready:\n" + "".join(self.output))
+Stack = StackProcess
 
 
 @pytest.fixture()
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    names = ["temporal", "ui", "grpc", "codec", "worker-metrics", "service-metrics"]
-    ports = dict(zip(names, free_ports(len(names)), strict=True))
-    command = [
-        sys.executable,
-        "-m",
-        "bubble_tools.dev_stack",
-        "--state-dir",
-        str(tmp_path / "state"),
-    ]
-    for name, port in ports.items():
-        command += [f"--{name}-port", str(port)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    running = Stack(process, ports)
-    try:
+    ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
+    with started_stack(tmp_path / "state", ports) as running:
         running.wait_until_ready()
         yield running
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+
+
+def _unpolled(stack: Stack) -> list[str]:
+    with grpc.insecure_channel(f"127.0.0.1:{stack.ports['temporal']}") as channel:
+        return unpolled_queues(
+            WorkflowServiceStub(channel),
+            "default",
+            ["item-processing", "item-processing-batches", "image-analysis"],
+        )
 
 
 def _grpcurl(stack: Stack, method: str, request: dict[str, object]) -> dict[str, object]:
@@ -99,7 +66,15 @@ def _grpcurl(stack: Stack, method: str, request: dict[str, object]) -> dict[str,
 
 
 def test_the_stack_processes_items_and_stops_cleanly(stack: Stack) -> None:
-    assert f"gRPC API      {stack.grpc}" in "".join(stack.output)
+    # Asked the moment it says ready: Temporal has seen the worker poll both queues.
+    assert _unpolled(stack) == []
+    assert f"gRPC API      {stack.grpc}" in stack.text
+    # The codec server's URL, opened in a browser, says what it is.
+    codec_url = f"http://127.0.0.1:{stack.ports['codec']}"
+    assert f"Codec server  {codec_url}" in stack.text
+    page = httpx.get(codec_url)
+    assert page.status_code == 200
+    assert "Codec Server endpoint" in page.text
 
     # grpcurl, as a person would paste it.
     created = _grpcurl(
@@ -157,10 +132,10 @@ def test_the_stack_processes_items_and_stops_cleanly(stack: Stack) -> None:
     }
     assert encodings == {"json/protobuf"}
 
-    children = _children(stack.process.pid)
-    assert len(children) == 3  # Temporal, the worker, the service
+    processes = children(stack.process.pid)
+    assert len(processes) == 3  # Temporal, the worker, the service
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(timeout=60) == 0
-    for child in children:
+    for child in processes:
         with pytest.raises(ProcessLookupError):
             os.kill(child, 0)

@@ -7,7 +7,8 @@
 It speaks Temporal's codec-server protocol: POST ``/decode`` and ``/encode`` with a JSON body
 ``{"payloads": [...]}`` (``temporal.api.common.v1.Payloads`` in proto3 JSON), answering the same
 shape. The UI calls it from the browser, so it answers CORS preflights for the origins given
-(the local UI by default). Payloads never leave this process; it keeps no state.
+(the local UI by default). ``GET /`` shows a page saying what it is and how to set it in the UI.
+Payloads never leave this process; it keeps no state.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import google.protobuf.json_format
 from temporalio.api.common.v1 import Payloads
 
 from bubble_shared.temporal.codec import decode_payloads, encode_payloads
+from bubble_tools.codec_page import index_page
 
 log = logging.getLogger("bubble_tools.codec_server")
 
@@ -51,10 +53,10 @@ def make_server(host: str, port: int, allowed_origins: Sequence[str]) -> Threadi
                 )
                 self.send_header("Vary", "Origin")
 
-        def _reply(self, status: int, body: bytes) -> None:
+        def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
             self.send_response(status)
             self._cors()
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -64,6 +66,14 @@ def make_server(host: str, port: int, allowed_origins: Sequence[str]) -> Threadi
             self._cors()
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+            if self.path.split("?", 1)[0] not in ("/", "/index.html"):
+                self._reply(404, b"Not found: see / for what this server answers.\n", "text/plain")
+                return
+            reached = self.headers.get("Host")  # the address the browser used
+            url = f"http://{reached}" if reached else own_url
+            self._reply(200, index_page(url), "text/html; charset=utf-8")
 
         def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
             route = _ROUTES.get(self.path.split("?", 1)[0].rstrip("/"))
@@ -89,7 +99,9 @@ def make_server(host: str, port: int, allowed_origins: Sequence[str]) -> Threadi
         def log_message(self, format: str, *args: object) -> None:
             log.debug(format, *args)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
+    own_url = f"http://{host}:{server.server_port}"
+    return server
 
 
 def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

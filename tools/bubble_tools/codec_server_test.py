@@ -99,6 +99,31 @@ def test_bad_requests_get_clear_errors(codec_url: str) -> None:
     assert httpx.post(f"{codec_url}/other", content=b"{}").status_code == 404
 
 
+def test_a_browser_opening_the_printed_url_gets_a_page_saying_how_to_use_it(
+    codec_url: str,
+) -> None:
+    page = httpx.get(codec_url + "/", headers={"Accept": "text/html"})
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    text = page.text
+    assert "codec server" in text.lower()
+    assert f"POST {codec_url}/decode" in text
+    assert "Codec Server endpoint" in text
+    assert f"<code>{codec_url}</code>" in text  # what to paste into the UI
+    assert httpx.get(f"{codec_url}/favicon.ico").status_code == 404
+
+
+def test_the_page_leaves_cors_as_it_was(codec_url: str) -> None:
+    """The page adds no CORS grant: only the configured UI origins get one, as for /decode."""
+    other = httpx.get(codec_url, headers={"Origin": "http://evil.example"})
+    allowed = httpx.get(codec_url, headers={"Origin": UI_ORIGIN})
+
+    assert "access-control-allow-origin" not in other.headers
+    assert allowed.headers["access-control-allow-origin"] == UI_ORIGIN
+    assert allowed.headers["access-control-allow-methods"] == "POST, OPTIONS"
+
+
 async def test_the_temporal_cli_shows_workflow_input_as_json(codec_url: str) -> None:
     async with await start_dev_server() as env:
         item_id = f"codec-{uuid.uuid4().hex[:8]}"

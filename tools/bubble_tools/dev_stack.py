@@ -3,7 +3,8 @@
 Starts the Temporal dev server (UI included, SQLite file in WAL mode under ``.local/``), migrates
 the item database (SQLite, ``.local/bubble.db``), then the worker (both task queues), the gRPC
 service and the codec server, each as its own process with its logs under ``.local/logs/``.
-Prints the endpoints and what to try next; Ctrl-C stops every process cleanly, and the next
+Once the worker polls its task queues, prints the endpoints and what to try next (with a token
+from AUTH_TOKENS when it is set) and ``ready``; Ctrl-C stops every process cleanly, and the next
 start finds the same workflows and items. ``--demo`` then seeds a few items with generated
 images, processes them as a batch and prints the suggestions.
 """
@@ -14,6 +15,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,8 +28,11 @@ from pathlib import Path
 from typing import IO
 
 from bubble_shared.binaries import find_binary
+from bubble_shared.settings import EnvReader, TemporalSettings
 from bubble_shared.store import upgrade
 from bubble_tools.codec_server import make_server, serve_in_thread
+from bubble_tools.readiness import NotPolledError, wait_until_polled, worker_task_queues
+from bubble_tools.stack_caller import example_caller
 
 # The dev server's SQLite in WAL mode runs about 1.7x more workflows per second here.
 SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
@@ -87,7 +92,7 @@ class Stack:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            # Safe here: every process is spawned before the codec server's thread starts.
+            # Safe here: every process is spawned before this process starts a thread.
             preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
         self.processes.append((name, process))
@@ -120,19 +125,39 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def wait_for_port(port: int, stack: Stack, what: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+def wait_for_port(
+    port: int, stack: Stack, what: str, timeout_seconds: float = STARTUP_TIMEOUT_SECONDS
+) -> None:
+    deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         stack.check_alive()
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{what} did not listen on port {port} within {STARTUP_TIMEOUT_SECONDS:g}s")
+    raise RuntimeError(f"{what} did not listen on port {port} within {timeout_seconds:g}s")
+
+
+def wait_for_worker(stack: Stack, env: dict[str, str], timeout_seconds: float) -> None:
+    """Until the worker polls every queue it runs: before that, a started item sits QUEUED."""
+    settings = TemporalSettings.read(EnvReader(env))
+    try:
+        wait_until_polled(
+            f"127.0.0.1:{stack.ports.temporal}",
+            settings.namespace,
+            worker_task_queues(settings),
+            timeout_seconds=timeout_seconds,
+            check_alive=stack.check_alive,
+        )
+    except NotPolledError as error:
+        log = stack.state_dir / "logs" / "worker.log"
+        raise RuntimeError(f"{error}; see {log} (and WORKER_QUEUES)") from None
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path, ports: Ports) -> Iterator[Stack]:
-    """Everything started and reachable; stopped again on exit, whatever happened."""
+def running_stack(
+    state_dir: Path, ports: Ports, startup_timeout_seconds: float = STARTUP_TIMEOUT_SECONDS
+) -> Iterator[Stack]:
+    """Everything started, reachable and polling; stopped again on exit, whatever happened."""
     state_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(state_dir.resolve(), ports)
     stack.media_root.mkdir(parents=True, exist_ok=True)
@@ -155,7 +180,7 @@ def running_stack(state_dir: Path, ports: Ports) -> Iterator[Stack]:
             ],
             dict(os.environ),
         )
-        wait_for_port(ports.temporal, stack, "the Temporal dev server")
+        wait_for_port(ports.temporal, stack, "the Temporal dev server", startup_timeout_seconds)
         upgrade(stack.database_url)
         env = stack.environment()
         stack.spawn(
@@ -168,8 +193,9 @@ def running_stack(state_dir: Path, ports: Ports) -> Iterator[Stack]:
             [sys.executable, "-m", "bubble_service.main"],
             {**env, "METRICS_PORT": str(ports.service_metrics)},
         )
-        wait_for_port(ports.grpc, stack, "the gRPC service")
-        # Started last: until here this process has one thread, which makes preexec_fn safe.
+        wait_for_port(ports.grpc, stack, "the gRPC service", startup_timeout_seconds)
+        wait_for_worker(stack, env, startup_timeout_seconds)
+        # Threads come after the last spawn (gRPC's above, this one): preexec_fn stays safe.
         codec_thread = serve_in_thread(codec)
         yield stack
     finally:
@@ -182,7 +208,9 @@ def running_stack(state_dir: Path, ports: Ports) -> Iterator[Stack]:
 
 def describe(stack: Stack) -> str:
     ports = stack.ports
-    cli = "./pants run clients/python/bubble_client/cli.py --"
+    caller = example_caller(stack.environment().get("AUTH_TOKENS"))
+    cli = f"./pants run clients/python/bubble_client/cli.py -- --target 127.0.0.1:{ports.grpc}"
+    cli += caller.token_option
     return f"""
 Bubble item processing is running (state in {stack.state_dir}, logs in {stack.state_dir}/logs):
   gRPC API      127.0.0.1:{ports.grpc}
@@ -194,8 +222,8 @@ http://127.0.0.1:{ports.service_metrics}/metrics (service)
 
 Try:
   grpcurl -plaintext 127.0.0.1:{ports.grpc} list
-  {cli} --target 127.0.0.1:{ports.grpc} create --owner me --title "Wool scarf" photo.jpg
-  {cli} --target 127.0.0.1:{ports.grpc} process ITEM_ID --wait
+  {cli} create --owner {shlex.quote(caller.owner)} --title "Wool scarf" photo.jpg
+  {cli} process ITEM_ID --wait
   temporal workflow list --address 127.0.0.1:{ports.temporal}
 
 Ctrl-C stops everything; the next start keeps the workflows and items.
@@ -206,6 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--state-dir", type=Path, default=Path(".local"))
     parser.add_argument("--demo", action="store_true", help="process a few generated items")
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=STARTUP_TIMEOUT_SECONDS,
+        help="seconds each process may take to start (the worker: to poll its queues)",
+    )
     defaults = Ports()
     for name in ("temporal", "ui", "grpc", "codec", "worker_metrics", "service_metrics"):
         parser.add_argument(
@@ -218,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        with running_stack(args.state_dir, ports) as stack:
+        with running_stack(args.state_dir, ports, args.startup_timeout) as stack:
             print(describe(stack), flush=True)
             if args.demo:
                 from bubble_tools.demo import run_demo

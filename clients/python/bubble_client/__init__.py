@@ -20,6 +20,7 @@ from bubble_client.errors import (
     NotFoundError,
     PermissionDeniedError,
     ProcessingServiceError,
+    ResourceExhaustedError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProcessingClient",
     "ProcessingServiceError",
+    "ResourceExhaustedError",
     "UnauthenticatedError",
     "UnavailableError",
 ]

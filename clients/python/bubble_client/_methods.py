@@ -37,6 +37,7 @@ class Method(Generic[Request, Response]):
 
 
 CREATE_ITEM = Method("CreateItem", m.CreateItemRequest, m.CreateItemResponse)
+UPLOAD_IMAGE = Method("UploadImage", m.UploadImageRequest, m.UploadImageResponse)
 GET_ITEM = Method("GetItem", m.GetItemRequest, m.GetItemResponse)
 LIST_ITEMS = Method("ListItems", m.ListItemsRequest, m.ListItemsResponse)
 START_ITEM_PROCESSING = Method(

@@ -11,7 +11,7 @@ from bubble_client import messages as m
 
 ImageSource = str | bytes | Path | m.ImageInput
 """A URI under the server's MEDIA_ROOT (str), the bytes of an image, a local file to upload
-(Path), or a full ImageInput."""
+(Path), or a full ImageInput. Bytes and files over 1 MiB are uploaded first (``_uploads``)."""
 
 
 def image_input(source: ImageSource) -> m.ImageInput:

@@ -15,8 +15,11 @@ BUBBLE_PROCESSING_TARGET / BUBBLE_PROCESSING_TOKEN. Watching (``watch``, ``--wai
 restart of the service: it reconnects, says so on stderr, and goes on. ``cli_args`` has the
 options, ``cli_display`` the text output.
 
-Exit codes: 0 done (a watched run succeeded); 1 a call failed, or the watched run failed, timed
-out or was cancelled; 2 bad arguments; 3 a watched batch ended with failed or cancelled items.
+Image files over 1 MiB are uploaded by UploadImage before the item is created (up to the
+server's cap, 20 MiB by default). Exit codes: 0 done (a watched run succeeded); 1 a call failed,
+or the watched run failed, timed out or was cancelled; 2 bad arguments (the service's
+INVALID_ARGUMENT, or an image over its cap, included); 3 a watched batch ended with failed or
+cancelled items.
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ from bubble_client.cli_display import (
     failed_items,
 )
 from bubble_client.client import ProcessingClient
-from bubble_client.errors import ProcessingServiceError
+from bubble_client.errors import InvalidArgumentError, ProcessingServiceError
 
 EXIT_FAILED = 1
+EXIT_BAD_ARGUMENTS = 2
 EXIT_ITEMS_FAILED = 3
 MAX_PAGE_SIZE = 1000  # the server's cap on ListItems pages
 
@@ -202,7 +206,13 @@ def run(argv: Sequence[str] | None = None, stream: TextIO = sys.stdout) -> int:
             print(f"bubble-processing: {err}", file=sys.stderr)
             for violation in err.field_violations:
                 print(f"  {violation.field}: {violation.description}", file=sys.stderr)
-            return EXIT_FAILED
+            return EXIT_BAD_ARGUMENTS if _refused_arguments(err) else EXIT_FAILED
+
+
+def _refused_arguments(err: ProcessingServiceError) -> bool:
+    """The service refused what the command line gave (an invalid field, a file too large):
+    exit 2, as for arguments argparse refuses."""
+    return isinstance(err, InvalidArgumentError) or err.reason == "UPLOAD_TOO_LARGE"
 
 
 def main() -> None:

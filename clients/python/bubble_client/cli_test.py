@@ -13,10 +13,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import grpc
 import pytest
 
 from bubble_client import cli
 from bubble_client import messages as m
+from bubble_client.errors import ResourceExhaustedError
 
 
 class FakeClient:
@@ -46,6 +48,8 @@ class FakeClient:
 
     def create_item(self, **kwargs: Any) -> m.Item:
         self.calls.append(("create_item", kwargs))
+        if "refusal" in self.replies:
+            raise self.replies["refusal"]
         return m.Item(item_id="new", owner_id=kwargs["owner_id"])
 
     def get_status(self, **target: str) -> m.GetStatusResponse:
@@ -192,3 +196,20 @@ def test_a_cancelled_batch_shows_its_cancelled_items_and_exits_1(fake: type[Fake
     assert code == 1
     assert "CANCELLED" in out
     assert f"[{'#' * 7}{'x' * 15}{'.' * 8}] 3/4  ok 1  skipped 0  failed 0  cancelled 2" in out
+
+
+def test_an_image_the_service_refuses_as_too_large_exits_2(
+    fake: type[FakeClient], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = tmp_path / "huge.jpg"
+    photo.write_bytes(b"\xff\xd8\xff")
+    message = "the upload is 209715200 bytes; at most 20971520 bytes (20 MiB) are accepted"
+    fake.replies["refusal"] = ResourceExhaustedError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, message, reason="UPLOAD_TOO_LARGE"
+    )
+
+    code, out = _run("create", "--owner", "u1", str(photo))
+
+    assert code == 2
+    assert out == ""
+    assert f"RESOURCE_EXHAUSTED: {message}" in capsys.readouterr().err

@@ -12,16 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import grpc
 
-from bubble_client import _methods, _requests
+from bubble_client import _methods, _requests, _uploads
 from bubble_client import messages as m
 from bubble_client._methods import Method, Request, Response
 from bubble_client._reconnect import CHANNEL_OPTIONS, ResumableWatch
 from bubble_client._requests import ImageSource
+from bubble_client._uploads import PendingUpload
 from bubble_client.errors import ProcessingServiceError, error_from_status
 
 DEFAULT_TARGET = "localhost:50051"
@@ -85,17 +87,55 @@ class ProcessingClient:
         item_id: str | None = None,
         request_id: str | None = None,
     ) -> m.Item:
+        """Creates the item; images over 1 MiB (files or bytes) are uploaded first, by
+        UploadImage, so photos of any size up to the server's cap (20 MiB) just work."""
+        inputs = [
+            self._upload(image, owner_id) if isinstance(image, PendingUpload) else image
+            for image in _uploads.plan(images)
+        ]
         request = _requests.create_item(
             owner_id=owner_id,
             title=title,
             description=description,
-            images=images,
+            images=inputs,
             item_id=item_id,
             request_id=request_id,
         )
         response = self._call(_methods.CREATE_ITEM, request)
         assert response.item is not None
         return response.item
+
+    def upload_image(
+        self,
+        image: Path | bytes,
+        *,
+        owner_id: str,
+        filename: str | None = None,
+        content_type: str = "",
+    ) -> m.UploadImageResponse:
+        """Uploads one image in chunks; pass ``ImageInput(upload_id=...)`` to create_item within
+        24 hours. ``filename`` defaults to the file's name. create_item does this on its own for
+        large images."""
+        upload = _uploads.pending_upload(image, filename=filename, content_type=content_type)
+        return self._send(upload, owner_id)
+
+    def _send(self, upload: PendingUpload, owner_id: str) -> m.UploadImageResponse:
+        method = _methods.UPLOAD_IMAGE
+        call = self._channel.stream_unary(
+            method.route,
+            request_serializer=method.serialize,
+            response_deserializer=method.deserialize,
+        )
+        try:
+            response: m.UploadImageResponse = call(
+                upload.requests(owner_id), timeout=self.timeout, metadata=self._metadata
+            )
+        except grpc.RpcError as err:
+            raise _error(err) from None
+        return response
+
+    def _upload(self, upload: PendingUpload, owner_id: str) -> m.ImageInput:
+        return upload.image_input(self._send(upload, owner_id))
 
     def get_item(self, item_id: str, *, view: m.ItemView = m.ItemView.FULL) -> m.Item:
         response = self._call(_methods.GET_ITEM, m.GetItemRequest(item_id=item_id, view=view))

@@ -66,6 +66,11 @@ class PermissionDeniedError(ProcessingServiceError):
     """The token may not act for that owner (reason OWNER_NOT_ALLOWED)."""
 
 
+class ResourceExhaustedError(ProcessingServiceError):
+    """Over a limit: an image larger than the server accepts (reason UPLOAD_TOO_LARGE), a
+    request over the message size, or a rate limit."""
+
+
 class UnavailableError(ProcessingServiceError):
     """The service or what it depends on (Temporal, the database) is unreachable: retry later."""
 
@@ -77,6 +82,7 @@ _BY_CODE: dict[grpc.StatusCode, type[ProcessingServiceError]] = {
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
 }
 

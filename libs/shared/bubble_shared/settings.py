@@ -137,6 +137,13 @@ class TemporalSettings:
     namespace: str = "default"
     task_queue: str = DEFAULT_TASK_QUEUE
     analysis_task_queue: str = DEFAULT_ANALYSIS_TASK_QUEUE
+    batch_task_queue: str = ""
+    """Batch workflows; empty means ``<task_queue>-batches``, so a setup that renames the item
+    queue (each test does) gets a batch queue of its own without naming it."""
+
+    def __post_init__(self) -> None:
+        if not self.batch_task_queue:
+            object.__setattr__(self, "batch_task_queue", f"{self.task_queue}-batches")
 
     @classmethod
     def read(cls, env: EnvReader) -> TemporalSettings:
@@ -145,6 +152,7 @@ class TemporalSettings:
             namespace=env.text("TEMPORAL_NAMESPACE", cls.namespace),
             task_queue=env.text("TEMPORAL_TASK_QUEUE", cls.task_queue),
             analysis_task_queue=env.text("ANALYSIS_TASK_QUEUE", cls.analysis_task_queue),
+            batch_task_queue=env.text("TEMPORAL_BATCH_TASK_QUEUE", ""),
         )
 
 

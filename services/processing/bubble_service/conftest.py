@@ -135,14 +135,21 @@ class Harness:
 
     @asynccontextmanager
     async def worker(self, client: Client) -> AsyncIterator[Worker]:
-        """A worker running the stand-in workflows (not the real worker) on the service's queue."""
-        activities = StandInActivities(self.runs, self.batches)
-        async with Worker(
-            client,
-            task_queue=self.settings.temporal.task_queue,
-            workflows=STAND_INS,
-            activities=activities.activities(),
-        ) as running:
+        """A worker running the stand-in workflows (not the real worker) on the service's item
+        and batch queues."""
+        activities = StandInActivities(self.runs, self.batches).activities()
+        temporal = self.settings.temporal
+        async with (
+            Worker(
+                client, task_queue=temporal.task_queue, workflows=STAND_INS, activities=activities
+            ) as running,
+            Worker(
+                client,
+                task_queue=temporal.batch_task_queue,
+                workflows=STAND_INS,
+                activities=activities,
+            ),
+        ):
             yield running
 
 

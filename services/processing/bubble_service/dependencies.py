@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import cached_property
 
 from bubble_service.access import Access
 from bubble_service.auth import Authenticator, Context
@@ -14,7 +15,7 @@ from bubble_service.runs import Runs
 from bubble_service.settings import ServiceSettings
 from bubble_service.status import StatusReader
 from bubble_service.watching import WatchHub
-from bubble_shared.store import BatchStore, ItemStore, RunRecords
+from bubble_shared.store import BatchStore, ItemStore, RunRecords, UploadStore
 
 __all__ = ["Context", "Dependencies"]
 
@@ -37,3 +38,8 @@ class Dependencies:
     reconciler: Reconciler
     stopping: asyncio.Event
     """Set when the server begins to shut down: long-lived streams end."""
+
+    @cached_property
+    def uploads(self) -> UploadStore:
+        """Uploads (UploadImage) live in the items' database."""
+        return UploadStore(self.items.engine)

@@ -123,6 +123,19 @@ def item_not_found(item_id: str) -> ServiceError:
     return not_found(f"no item has ID {item_id!r}", "ITEM_NOT_FOUND", item_id=item_id)
 
 
+def undecodable_request(rpc: str, size: int) -> ServiceError:
+    """INVALID_ARGUMENT for request bytes that are not the RPC's protobuf message: a caller's
+    serialization bug, said plainly (no parser or class names, they help nobody calling us)."""
+    return ServiceError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"the request body ({size} bytes) is not a valid protobuf {rpc} request: send the "
+        "request message defined in the service's .proto files (bubble.processing.v1), "
+        "serialized as protobuf",
+        "MALFORMED_REQUEST",
+        {"rpc": rpc},
+    )
+
+
 INTERNAL = ServiceError(
     grpc.StatusCode.INTERNAL, "internal error; it has been logged, please report it", "INTERNAL"
 )

@@ -15,6 +15,7 @@ from bubble_service.errors import (
     expected_failure,
     invalid_argument,
     not_found,
+    undecodable_request,
 )
 
 
@@ -77,3 +78,15 @@ def test_every_status_code_converts_to_its_number() -> None:
     ):
         status = ServiceError(code, "message", "REASON").to_status()
         assert status.code == code.value[0]
+
+
+def test_undecodable_request_bytes_are_an_invalid_argument_in_plain_words() -> None:
+    error = undecodable_request("CreateItem", 24)
+
+    assert (error.code, error.reason, dict(error.metadata)) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MALFORMED_REQUEST",
+        {"rpc": "CreateItem"},
+    )
+    assert error.message.startswith("the request body (24 bytes) is not a valid protobuf")
+    assert "<class" not in error.message

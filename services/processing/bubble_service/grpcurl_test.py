@@ -83,6 +83,37 @@ async def test_describe_shows_every_rpc(harness: Harness) -> None:
     assert "returns ( stream .bubble.processing.v1.WatchStatusResponse )" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("symbol", "shown"),
+    [
+        (
+            f"{SERVICE}.CreateItem",
+            "rpc CreateItem ( .bubble.processing.v1.CreateItemRequest ) returns "
+            "( .bubble.processing.v1.CreateItemResponse );",
+        ),
+        (
+            f"{SERVICE}.WatchStatus",
+            "returns ( stream .bubble.processing.v1.WatchStatusResponse );",
+        ),
+        ("grpc.health.v1.Health.Check", "rpc Check ( .grpc.health.v1.HealthCheckRequest )"),
+        ("bubble.processing.v1.CreateItemRequest", "message CreateItemRequest {"),
+    ],
+)
+async def test_describe_shows_a_single_method(harness: Harness, symbol: str, shown: str) -> None:
+    result = await grpcurl(harness, "describe", symbol)
+
+    assert result.returncode == 0, result.stderr
+    assert f"{symbol} is a " in result.stdout
+    assert shown in result.stdout
+
+
+async def test_describe_of_an_unknown_method_says_it_is_not_found(harness: Harness) -> None:
+    result = await grpcurl(harness, "describe", f"{SERVICE}.NoSuchMethod")
+
+    assert result.returncode != 0
+    assert "not found" in result.stderr.lower()
+
+
 async def test_create_start_and_read_the_status_in_json(harness: Harness) -> None:
     created = await call(
         harness,

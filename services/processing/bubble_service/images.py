@@ -1,4 +1,5 @@
-"""The images of a new item: URIs checked against MEDIA_ROOT, inline bytes sniffed and stored.
+"""The images of a new item: URIs checked against MEDIA_ROOT, inline bytes sniffed and stored,
+uploads (UploadImage) looked up for the item's owner.
 
 Validation and storage are separate steps so that nothing is written for a request that turns out
 to be invalid in a later image or field: ``plan_images`` only checks, ``store_images`` writes.
@@ -16,11 +17,16 @@ from pathlib import Path
 from bubble.processing.v1 import item_pb2
 from bubble_service.validation import Violations
 from bubble_shared.media import MediaPathError, resolve_media_path, store_upload
-from bubble_shared.store import NewImage
+from bubble_shared.store import NewImage, StoredUpload
 
 MAX_IMAGES = 20
 MAX_FILENAME_LENGTH = 255
 MAX_CONTENT_TYPE_LENGTH = 255
+NOT_AN_IMAGE = "is not an image: expected JPEG, PNG, GIF, WebP, BMP or TIFF bytes"
+EMPTY_IMAGE = "is empty (0 bytes)"
+
+UploadLookup = Callable[[str], StoredUpload | None]
+"""An upload of the item's owner by ID (expired or not), or None for none of theirs."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,9 @@ class PlannedImage:
     uri: str = ""
     content: bytes = b""
     extension: str = ""
+    size_bytes: int = 0
+    expired_upload: str = ""
+    """The ID of the expired upload this image names (the caller refuses the request)."""
 
 
 def plan_images(
@@ -84,8 +93,12 @@ def plan_images(
     media_root: Path,
     max_inline_bytes: int,
     violations: Violations,
+    uploads: UploadLookup | None = None,
 ) -> list[PlannedImage]:
-    """Checks every image (all of them, so every problem is reported) and writes nothing."""
+    """Checks every image (all of them, so every problem is reported) and writes nothing.
+
+    ``uploads`` finds the owner's uploads; None when the caller may not act for the owner (the
+    request is refused anyway, and must not tell which upload IDs exist)."""
     if not images:
         violations.add("images", "at least one image is required", "FIELD_REQUIRED")
     elif len(images) > MAX_IMAGES:
@@ -99,25 +112,34 @@ def plan_images(
     for index, image in enumerate(images):
         field = f"images[{index}]"
         before = len(violations.found)
-        violations.text(f"{field}.filename", image.filename, MAX_FILENAME_LENGTH)
-        if image.content_type:
-            violations.text(f"{field}.content_type", image.content_type, MAX_CONTENT_TYPE_LENGTH)
-            if not image.content_type.lower().startswith("image/"):
-                violations.add(
-                    f"{field}.content_type",
-                    f"{image.content_type[:64]!r} is not an image type (must start with 'image/')",
-                )
+        check_declared(violations, field, image.filename, image.content_type)
         source = image.WhichOneof("source")
         result: PlannedImage | None = None
         if source == "uri":
             result = _plan_uri(image, field, media_root, violations)
         elif source == "content":
             result = _plan_content(image, field, max_inline_bytes, violations)
+        elif source == "upload_id":
+            result = _plan_upload(image, field, uploads, violations)
         else:
-            violations.add(f"{field}.source", "set either uri or content", "IMAGE_SOURCE_REQUIRED")
+            violations.add(
+                f"{field}.source", "set one of uri, content or upload_id", "IMAGE_SOURCE_REQUIRED"
+            )
         if result is not None and len(violations.found) == before:
             planned.append(result)
     return planned
+
+
+def check_declared(violations: Violations, field: str, filename: str, content_type: str) -> None:
+    """The file name and MIME type a client declares for an image (inline, URI or upload)."""
+    violations.text(f"{field}.filename", filename, MAX_FILENAME_LENGTH)
+    if content_type:
+        violations.text(f"{field}.content_type", content_type, MAX_CONTENT_TYPE_LENGTH)
+        if not content_type.lower().startswith("image/"):
+            violations.add(
+                f"{field}.content_type",
+                f"{content_type[:64]!r} is not an image type (must start with 'image/')",
+            )
 
 
 def store_images(media_root: Path, planned: Sequence[PlannedImage]) -> list[NewImage]:
@@ -126,7 +148,12 @@ def store_images(media_root: Path, planned: Sequence[PlannedImage]) -> list[NewI
     for image in planned:
         if image.uri:
             stored.append(
-                NewImage(uri=image.uri, filename=image.filename, content_type=image.content_type)
+                NewImage(
+                    uri=image.uri,
+                    filename=image.filename,
+                    content_type=image.content_type,
+                    size_bytes=image.size_bytes,
+                )
             )
             continue
         uri = store_upload(media_root, image.content, extension=image.extension)
@@ -168,21 +195,49 @@ def _plan_content(
             "IMAGE_TOO_LARGE",
         )
         return None
+    if not content:
+        # As the worker answers for an empty file by URI.
+        violations.add(f"{field}.content", EMPTY_IMAGE, "IMAGE_CORRUPT")
+        return None
     found = sniff_image_format(content)
     if found is None:
-        violations.add(
-            f"{field}.content",
-            "is not an image: expected JPEG, PNG, GIF, WebP, BMP or TIFF bytes"
-            if content
-            else "is empty",
-            "IMAGE_UNSUPPORTED",
-        )
+        violations.add(f"{field}.content", NOT_AN_IMAGE, "IMAGE_UNSUPPORTED")
         return None
     return PlannedImage(
         filename=image.filename,
         content_type=image.content_type or found.content_type,
         content=content,
         extension=found.extension,
+    )
+
+
+def _plan_upload(
+    image: item_pb2.ImageInput,
+    field: str,
+    uploads: UploadLookup | None,
+    violations: Violations,
+) -> PlannedImage | None:
+    if not image.upload_id:
+        violations.add(f"{field}.upload_id", "the upload ID is empty", "FIELD_REQUIRED")
+        return None
+    if uploads is None:
+        return None
+    upload = uploads(image.upload_id)
+    if upload is None:
+        shown = image.upload_id if len(image.upload_id) <= 64 else image.upload_id[:64] + "..."
+        violations.add(
+            f"{field}.upload_id",
+            f"no upload of this owner has ID {shown!r} (give the upload_id UploadImage answered "
+            "for this owner_id)",
+            "UPLOAD_NOT_FOUND",
+        )
+        return None
+    return PlannedImage(
+        filename=image.filename or upload.filename,
+        content_type=image.content_type or upload.content_type,
+        uri=upload.uri,
+        size_bytes=upload.size_bytes,
+        expired_upload=upload.upload_id if upload.expired else "",
     )
 
 

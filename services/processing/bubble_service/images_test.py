@@ -92,3 +92,20 @@ def test_a_symlink_out_of_the_media_root_is_refused(tmp_path: Path) -> None:
     assert [(v.field, v.reason) for v in violations.found] == [
         ("images[0].uri", "INVALID_IMAGE_URI")
     ]
+
+
+def test_empty_inline_content_is_corrupt_as_the_worker_says_of_an_empty_file(
+    tmp_path: Path,
+) -> None:
+    violations = Violations()
+
+    plan_images(
+        [item_pb2.ImageInput(content=b"")],
+        media_root=tmp_path,
+        max_inline_bytes=100,
+        violations=violations,
+    )
+
+    assert [(v.field, v.description, v.reason) for v in violations.found] == [
+        ("images[0].content", "is empty (0 bytes)", "IMAGE_CORRUPT")
+    ]

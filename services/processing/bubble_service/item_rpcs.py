@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 from bubble.processing.v1 import item_pb2, service_pb2
 from bubble_service.dependencies import Context, Dependencies
-from bubble_service.errors import FieldViolation, already_exists, invalid_argument
-from bubble_service.images import plan_images, store_images
+from bubble_service.errors import (
+    FieldViolation,
+    already_exists,
+    failed_precondition,
+    invalid_argument,
+)
+from bubble_service.images import UploadLookup, plan_images, store_images
 from bubble_service.validation import Violations
 from bubble_shared.store import InvalidPageTokenError, ItemAlreadyExistsError
 from bubble_shared.store.models import OWNER_ID_LENGTH
+from bubble_shared.store.uploads import DEFAULT_UPLOAD_TTL
 
 CREATE_ITEM = "/bubble.processing.v1.ItemProcessingService/CreateItem"
 MAX_TITLE_LENGTH = 200
@@ -20,6 +27,7 @@ MAX_DESCRIPTION_LENGTH = 5000
 # Derives the item ID of a CreateItem that carries a request_id but no item_id, so two attempts of
 # the same request cannot create two items (the second finds the first's ID taken).
 _REQUEST_ITEM_NAMESPACE = uuid.UUID("5c1a37e4-2f0d-4a53-9a56-0b5c3f1f2a11")
+UPLOAD_TTL_HOURS = DEFAULT_UPLOAD_TTL // timedelta(hours=1)
 
 
 class ItemRpcs:
@@ -38,16 +46,30 @@ class ItemRpcs:
         violations.text("owner_id", request.owner_id, OWNER_ID_LENGTH)
         violations.text("title", request.title, MAX_TITLE_LENGTH)
         violations.text("description", request.description, MAX_DESCRIPTION_LENGTH)
-        # Resolving URIs follows symlinks on disk: off the event loop.
+        principal = deps.auth.principal(context)
+        # Uploads are looked up only for an owner the caller may act for: nobody learns which
+        # upload IDs another owner has.
+        allowed = principal.may_act_for(request.owner_id)
+        # Resolving URIs follows symlinks on disk, finding uploads reads the database: off the
+        # event loop.
         planned = await asyncio.to_thread(
             plan_images,
             request.images,
             media_root=deps.settings.store.media_root,
             max_inline_bytes=deps.settings.max_inline_image_bytes,
             violations=violations,
+            uploads=self._uploads_of(request.owner_id) if allowed else None,
         )
         violations.raise_if_any()
-        deps.access.require_owner(deps.auth.principal(context), request.owner_id)
+        deps.access.require_owner(principal, request.owner_id)
+        expired = [image.expired_upload for image in planned if image.expired_upload]
+        if expired:
+            raise failed_precondition(
+                f"the upload {expired[0]!r} has expired (uploads are kept "
+                f"{UPLOAD_TTL_HOURS} hours): upload the image again",
+                "UPLOAD_EXPIRED",
+                upload_id=expired[0],
+            )
 
         replay = await deps.idempotency.replay(
             CREATE_ITEM, request_id, request, service_pb2.CreateItemResponse
@@ -72,6 +94,10 @@ class ItemRpcs:
             item = await self._earlier_attempt(request, request_id, item_id or "")
         response = service_pb2.CreateItemResponse(item=item)
         return await deps.idempotency.record(CREATE_ITEM, request_id, request, response)
+
+    def _uploads_of(self, owner_id: str) -> UploadLookup:
+        uploads = self._deps.uploads
+        return lambda upload_id: uploads.find(upload_id, owner_id=owner_id)
 
     async def _earlier_attempt(
         self, request: service_pb2.CreateItemRequest, request_id: str, item_id: str
@@ -162,5 +188,7 @@ def _same_item(item: item_pb2.Item, request: service_pb2.CreateItemRequest) -> b
         return False
     return len(item.images) == len(request.images) and all(
         stored.filename == given.filename
+        # An upload's image without a filename takes the upload's.
+        or (given.WhichOneof("source") == "upload_id" and not given.filename)
         for stored, given in zip(item.images, request.images, strict=True)
     )

@@ -155,9 +155,10 @@ HOSTILE_CREATES = {
         "IMAGE_UNSUPPORTED",
         ["images[0].content"],
     ),
+    # As the worker answers for an empty file by URI (IMAGE_CORRUPT, "the file is empty").
     "empty content": (
         create_request(images=[ImageInput(content=b"")]),
-        "IMAGE_UNSUPPORTED",
+        "IMAGE_CORRUPT",
         ["images[0].content"],
     ),
     "too large inline": (

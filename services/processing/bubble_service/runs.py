@@ -49,9 +49,12 @@ class Execution:
 class Runs:
     """Temporal calls for item and batch runs."""
 
-    def __init__(self, client: Client, *, task_queue: str, gate: TemporalGate) -> None:
+    def __init__(
+        self, client: Client, *, task_queue: str, batch_task_queue: str, gate: TemporalGate
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._batch_task_queue = batch_task_queue
         self.gate = gate
 
     async def start_item(
@@ -66,6 +69,7 @@ class Runs:
             names.ITEM_WORKFLOW,
             request,
             names.item_workflow_id(request.item_id),
+            self._task_queue,
             WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
 
@@ -78,11 +82,17 @@ class Runs:
             names.BATCH_WORKFLOW,
             request,
             names.batch_workflow_id(request.batch_id),
+            self._batch_task_queue,
             WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
 
     async def _start(
-        self, workflow: str, request: Message, workflow_id: str, reuse: WorkflowIDReusePolicy
+        self,
+        workflow: str,
+        request: Message,
+        workflow_id: str,
+        task_queue: str,
+        reuse: WorkflowIDReusePolicy,
     ) -> tuple[str, bool]:
         """The started run's ID and False, or the ID of the run already open and True."""
         try:
@@ -91,7 +101,7 @@ class Runs:
                     workflow,
                     request,
                     id=workflow_id,
-                    task_queue=self._task_queue,
+                    task_queue=task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                     id_reuse_policy=reuse,
                     rpc_timeout=RPC_TIMEOUT,

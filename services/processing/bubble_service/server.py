@@ -13,9 +13,12 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import grpc
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health_pb2_grpc  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
 from sqlalchemy import Engine
@@ -30,6 +33,7 @@ from bubble_service.idempotency import Idempotency
 from bubble_service.metrics import RpcMetrics
 from bubble_service.observe import ObservingInterceptor
 from bubble_service.reconcile import Reconciler
+from bubble_service.request_decoding import RequestDecodingInterceptor
 from bubble_service.runs import Runs
 from bubble_service.servicer import ItemProcessingServicer
 from bubble_service.settings import ServiceSettings
@@ -104,6 +108,8 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
     interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(metrics)]
     if deps.auth.enabled:
         interceptors.append(BearerTokenInterceptor(deps.auth))
+    # Innermost: undecodable request bytes reach the others as a ServiceError, not as UNKNOWN.
+    interceptors.append(RequestDecodingInterceptor())
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
@@ -117,7 +123,9 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
     health = new_health_servicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
-        [SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server
+        [SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME],
+        server,
+        pool=MethodFindingPool(descriptor_pool.Default()),
     )
     metrics_server: WSGIServer | None = None
     try:
@@ -174,7 +182,12 @@ def _dependencies(
     settings: ServiceSettings, client: Client, engine: Engine, requests: RequestStore
 ) -> Dependencies:
     items, runs, batches = ItemStore(engine), RunRecords(engine), BatchStore(engine)
-    temporal = Runs(client, task_queue=settings.temporal.task_queue, gate=TemporalGate())
+    temporal = Runs(
+        client,
+        task_queue=settings.temporal.task_queue,
+        batch_task_queue=settings.temporal.batch_task_queue,
+        gate=TemporalGate(),
+    )
     statuses = StatusReader(items, runs, batches)
     return Dependencies(
         settings=settings,
@@ -196,6 +209,27 @@ def _dependencies(
         ),
         stopping=asyncio.Event(),
     )
+
+
+class MethodFindingPool:
+    """The descriptor pool reflection answers from, which also finds the file of a method.
+
+    ``grpcurl describe pkg.Service.Method`` asks for the file containing that symbol, and
+    protobuf's pool knows messages, enums and services but not methods: "Symbol not found".
+    """
+
+    def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
+        self._pool = pool
+
+    def FindFileContainingSymbol(self, symbol: str) -> FileDescriptor:  # noqa: N802 - pool API
+        try:
+            return self._pool.FindFileContainingSymbol(symbol)
+        except KeyError:
+            # A method's file is its service's; a KeyError again is reflection's NOT_FOUND.
+            return self._pool.FindMethodByName(symbol).containing_service.file
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
 
 
 class SchemaOutdatedError(StartupError):

@@ -7,15 +7,17 @@ from bubble_service.dependencies import Dependencies
 from bubble_service.item_rpcs import ItemRpcs
 from bubble_service.run_rpcs import RunRpcs
 from bubble_service.start_rpcs import StartRpcs
+from bubble_service.uploads import UploadRpcs
 
 
 class ItemProcessingServicer(
-    ItemRpcs, StartRpcs, RunRpcs, service_pb2_grpc.ItemProcessingServiceServicer
+    ItemRpcs, UploadRpcs, StartRpcs, RunRpcs, service_pb2_grpc.ItemProcessingServiceServicer
 ):
-    """Every RPC of service.proto; the handlers live in ``item_rpcs``, ``start_rpcs`` and
-    ``run_rpcs``."""
+    """Every RPC of service.proto; the handlers live in ``item_rpcs``, ``uploads``,
+    ``start_rpcs`` and ``run_rpcs``."""
 
     def __init__(self, deps: Dependencies) -> None:
         ItemRpcs.__init__(self, deps)
+        UploadRpcs.__init__(self, deps)
         StartRpcs.__init__(self, deps)
         RunRpcs.__init__(self, deps)

@@ -6,7 +6,9 @@
 |           |           | service is not exposed (set 0.0.0.0 or :: in a container) |
 | GRPC_PORT | 50051 | gRPC port (0: any free port, for tests) |
 | METRICS_PORT | 9465 | Prometheus metrics on GRPC_HOST; 0 turns them off |
-| MAX_INLINE_IMAGE_BYTES | 20 MiB | largest ImageInput.content accepted (at most 20 MiB) |
+| MAX_INLINE_IMAGE_BYTES | 20 MiB | largest ImageInput.content accepted (at most 20 MiB); the
+|                        |        | message limit (GRPC_MAX_MESSAGE_BYTES) binds first |
+| MAX_UPLOAD_BYTES | 20 MiB | largest image UploadImage accepts (at most 20 MiB) |
 | MAX_BATCH_ITEMS | 10000 | most listed item IDs in one StartBatchProcessing (at most 10,000) |
 | GRPC_MAX_MESSAGE_BYTES | 4 MiB | largest request or response message |
 | SHUTDOWN_GRACE_SECONDS | 10 | how long in-flight RPCs may finish after SIGTERM/SIGINT |
@@ -33,6 +35,7 @@ from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
 MIB = 1024 * 1024
 # Limits the API reference (service.proto, item.proto) promises; settings may only lower them.
 MAX_INLINE_IMAGE_BYTES = 20 * MIB
+MAX_UPLOAD_BYTES = 20 * MIB
 MAX_BATCH_ITEMS = 10_000
 
 
@@ -44,6 +47,7 @@ class ServiceSettings:
     port: int = 50051
     metrics_port: int = 9465
     max_inline_image_bytes: int = MAX_INLINE_IMAGE_BYTES
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
     max_batch_items: int = MAX_BATCH_ITEMS
     max_message_bytes: int = 4 * MIB
     shutdown_grace_seconds: float = 10.0
@@ -76,6 +80,9 @@ class ServiceSettings:
                 cls.max_inline_image_bytes,
                 minimum=1,
                 maximum=MAX_INLINE_IMAGE_BYTES,
+            ),
+            max_upload_bytes=env.integer(
+                "MAX_UPLOAD_BYTES", cls.max_upload_bytes, minimum=1, maximum=MAX_UPLOAD_BYTES
             ),
             max_batch_items=env.integer(
                 "MAX_BATCH_ITEMS", cls.max_batch_items, minimum=1, maximum=MAX_BATCH_ITEMS

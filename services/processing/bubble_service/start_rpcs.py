@@ -229,6 +229,7 @@ class StartRpcs:
             skip_notification=request.skip_notification,
             request_id=request_id,
             analysis_task_queue=deps.settings.temporal.analysis_task_queue,
+            item_task_queue=deps.settings.temporal.task_queue,
         )
         try:
             run_id, _ = await deps.temporal.start_batch(workflow_input)

@@ -169,9 +169,10 @@ async def test_a_bad_item_fails_alone_in_a_batch(system: System) -> None:
             batch_id=batch_id,
             max_concurrency=2,
             analysis_task_queue=system.settings.temporal.analysis_task_queue,
+            item_task_queue=system.settings.temporal.task_queue,
         ),
         id=workflow_id,
-        task_queue=system.settings.temporal.task_queue,
+        task_queue=system.settings.temporal.batch_task_queue,
         result_type=workflows_pb2.ItemBatchProcessingWorkflowOutput,
     )
 

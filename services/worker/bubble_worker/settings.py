@@ -9,6 +9,10 @@ from enum import Enum
 
 from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
 
+BATCH_SLOTS = 8
+"""Workflow tasks and page reads of batches at once, on the batch queue: each is short, and a
+batch has one at a time."""
+
 
 class Queues(Enum):
     """Which task queues this process polls: both, or one so each can scale on its own."""
@@ -52,6 +56,7 @@ class WorkerSettings:
         threads = 0
         if self.queues.runs_workflows:
             threads += self.max_concurrent_activities + self.max_concurrent_local_activities
+            threads += BATCH_SLOTS
         if self.queues.runs_analysis:
             threads += self.max_concurrent_analyses
         return threads

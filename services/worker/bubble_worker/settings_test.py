@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bubble_shared.settings import SettingsError
-from bubble_worker.settings import Queues, WorkerSettings
+from bubble_worker.settings import BATCH_SLOTS, Queues, WorkerSettings
 
 
 def test_defaults_run_everything_locally() -> None:
@@ -17,6 +17,9 @@ def test_defaults_run_everything_locally() -> None:
     assert settings.temporal.namespace == "default"
     assert settings.temporal.task_queue == "item-processing"
     assert settings.temporal.analysis_task_queue == "image-analysis"
+    assert settings.temporal.batch_task_queue == "item-processing-batches"
+    renamed = WorkerSettings.from_env({"TEMPORAL_TASK_QUEUE": "items-1"})
+    assert renamed.temporal.batch_task_queue == "items-1-batches"
     assert settings.store.database_url == "sqlite:///.local/bubble.db"
     assert settings.store.media_root == Path(".local/media").absolute()
     assert settings.queues is Queues.ALL
@@ -30,6 +33,7 @@ def test_reads_every_variable() -> None:
             "TEMPORAL_NAMESPACE": "bubble",
             "TEMPORAL_TASK_QUEUE": "items",
             "ANALYSIS_TASK_QUEUE": "images",
+            "TEMPORAL_BATCH_TASK_QUEUE": "batches",
             "TEMPORAL_MAX_CONCURRENT_ACTIVITIES": "20",
             "TEMPORAL_MAX_CONCURRENT_WORKFLOWS": "40",
             "WORKER_QUEUES": "analysis",
@@ -51,9 +55,11 @@ def test_reads_every_variable() -> None:
 
     assert settings.temporal.address == "temporal.internal:7233"
     assert settings.temporal.namespace == "bubble"
-    assert (settings.temporal.task_queue, settings.temporal.analysis_task_queue) == (
+    temporal = settings.temporal
+    assert (temporal.task_queue, temporal.analysis_task_queue, temporal.batch_task_queue) == (
         "items",
         "images",
+        "batches",
     )
     assert (settings.max_concurrent_activities, settings.max_concurrent_workflows) == (20, 40)
     assert settings.queues is Queues.ANALYSIS
@@ -81,7 +87,13 @@ def test_the_database_pool_is_sized_to_the_slots_of_the_queues_polled() -> None:
     def threads(queues: str) -> int:
         return WorkerSettings.from_env({**slots, "WORKER_QUEUES": queues}).database_threads
 
-    assert (threads("all"), threads("workflows"), threads("analysis")) == (13, 10, 3)
+    # The workflows' queues: activities + local activities, and the batch queue's own slots.
+    workflows = 6 + 4 + BATCH_SLOTS
+    assert (threads("all"), threads("workflows"), threads("analysis")) == (
+        workflows + 3,
+        workflows,
+        3,
+    )
 
 
 def test_the_retry_budget_cannot_be_shorter_than_an_analysis() -> None:

@@ -30,8 +30,13 @@ from bubble_worker.activities.item_writes import ItemWrites
 from bubble_worker.activities.notify import Notifications
 from bubble_worker.activities.read_model import ReadModelWrites
 from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
-from bubble_worker.settings import WorkerSettings
-from bubble_worker.workflows import WORKFLOW_RUNNER, WORKFLOWS, policies
+from bubble_worker.settings import BATCH_SLOTS, WorkerSettings
+from bubble_worker.workflows import (
+    WORKFLOW_RUNNER,
+    ItemBatchProcessingWorkflow,
+    ItemImageProcessingWorkflow,
+    policies,
+)
 
 
 @dataclass
@@ -92,8 +97,8 @@ def build_workers(
             Worker(
                 client,
                 task_queue=settings.temporal.task_queue,
-                workflows=list(WORKFLOWS),
-            workflow_runner=WORKFLOW_RUNNER,
+                workflows=[ItemImageProcessingWorkflow],
+                workflow_runner=WORKFLOW_RUNNER,
                 activities=[
                     writes.update_item_with_suggestions,
                     writes.mark_item_processing_failed,
@@ -105,6 +110,25 @@ def build_workers(
                 max_concurrent_activities=settings.max_concurrent_activities,
                 max_concurrent_local_activities=settings.max_concurrent_local_activities,
                 max_concurrent_workflow_tasks=settings.max_concurrent_workflows,
+                graceful_shutdown_timeout=grace,
+            )
+        )
+        # Batches on their own queue, slots and threads: a refill never waits behind the tasks
+        # of the children it refills for.
+        batch_executor = ThreadPoolExecutor(BATCH_SLOTS, thread_name_prefix="batch")
+        resources.executors.append(batch_executor)
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.temporal.batch_task_queue,
+                workflows=[ItemBatchProcessingWorkflow],
+                workflow_runner=WORKFLOW_RUNNER,
+                activities=read_model.activities(),
+                activity_executor=batch_executor,
+                interceptors=interceptors,
+                max_concurrent_activities=BATCH_SLOTS,
+                max_concurrent_local_activities=BATCH_SLOTS,
+                max_concurrent_workflow_tasks=BATCH_SLOTS,
                 graceful_shutdown_timeout=grace,
             )
         )

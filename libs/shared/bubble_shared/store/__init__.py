@@ -10,6 +10,7 @@ cache = AnalysisCache(engine)              # image analyses by content hash and 
 requests = RequestStore(engine)            # idempotency records (AIP-155)
 runs = RunRecords(engine)                  # the read model of item runs (GetStatus, WatchStatus)
 batches = BatchStore(engine)               # batches, their members and counters
+uploads = UploadStore(engine)              # images uploaded in chunks, until CreateItem uses them
 """
 
 from bubble_shared.store.analysis_cache import AnalysisCache
@@ -32,6 +33,7 @@ from bubble_shared.store.requests import RequestStore, StoredResponse
 from bubble_shared.store.run_records import RunRecords, RunStep
 from bubble_shared.store.run_writes import ItemClaim, RunWrites
 from bubble_shared.store.schema import upgrade
+from bubble_shared.store.uploads import StoredUpload, UploadStore
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -53,6 +55,8 @@ __all__ = [
     "RunStep",
     "RunWrites",
     "StoredResponse",
+    "StoredUpload",
+    "UploadStore",
     "create_engine",
     "upgrade",
 ]

@@ -29,6 +29,7 @@ TABLES = {
     "item_runs",
     "batches",
     "batch_items",
+    "uploads",
     "alembic_version",
 }
 

@@ -58,6 +58,8 @@ IMAGE_ID_LENGTH = 64
 # Idempotency records: a gRPC method name, and a UUID in canonical form.
 REQUEST_METHOD_LENGTH = 128
 REQUEST_ID_LENGTH = 36
+# Upload IDs: a UUID's 32 hex digits.
+UPLOAD_ID_LENGTH = 32
 
 
 def _in_list(column: str, names: tuple[str, ...]) -> str:
@@ -227,6 +229,32 @@ class RequestRecord(Base):
     __table_args__ = (
         # The purge deletes by expiry.
         Index("ix_request_records_expire_time", "expire_time"),
+    )
+
+
+class Upload(Base):
+    """An image received by UploadImage, waiting for CreateItem to use it by ``upload_id``.
+
+    The file itself is content-addressed under MEDIA_ROOT (``uri``), like inline images; the row
+    says whose it is and until when it may be used. No foreign key to items: an upload may back
+    several items (a retried CreateItem) and expired rows are purged.
+    """
+
+    __tablename__ = "uploads"
+
+    upload_id: Mapped[str] = mapped_column(String(UPLOAD_ID_LENGTH), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(OWNER_ID_LENGTH))
+    uri: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    expire_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        # The purge deletes by expiry.
+        Index("ix_uploads_expire_time", "expire_time"),
     )
 
 

@@ -24,6 +24,8 @@ class StoreBase:
     """
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.engine = engine
+        """The database, for a sibling store on the same one."""
         self._writes = sessionmaker(engine, expire_on_commit=False)
         self._reads = sessionmaker(read_only(engine), expire_on_commit=False)
         self._clock = clock

@@ -28,7 +28,11 @@ from bubble_shared.temporal import names
 from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.errors import processing_failure
 from bubble_worker.activities.read_model import ReadModelWrites
-from bubble_worker.workflows import WORKFLOW_RUNNER, WORKFLOWS
+from bubble_worker.workflows import (
+    WORKFLOW_RUNNER,
+    ItemBatchProcessingWorkflow,
+    ItemImageProcessingWorkflow,
+)
 
 AnalyzeBehaviour = Callable[
     [activities_pb2.AnalyzeItemImagesInput, int], activities_pb2.AnalyzeItemImagesOutput | None
@@ -152,6 +156,7 @@ class Harness:
     fakes: FakeActivities
     task_queue: str
     analysis_task_queue: str
+    batch_task_queue: str
     runs: RunRecords
     batches: BatchStore
 
@@ -172,10 +177,13 @@ class Harness:
         return await self.client.start_workflow(
             names.BATCH_WORKFLOW,
             workflows_pb2.ItemBatchProcessingWorkflowInput(
-                batch_id=batch_id, analysis_task_queue=self.analysis_task_queue, **fields
+                batch_id=batch_id,
+                analysis_task_queue=self.analysis_task_queue,
+                item_task_queue=self.task_queue,
+                **fields,
             ),
             id=workflow_id,
-            task_queue=self.task_queue,
+            task_queue=self.batch_task_queue,
             result_type=workflows_pb2.ItemBatchProcessingWorkflowOutput,
         )
 
@@ -184,17 +192,28 @@ class Harness:
 async def running_harness(
     env: WorkflowEnvironment, fakes: FakeActivities, engine: Engine
 ) -> AsyncIterator[Harness]:
-    """Workflows and stand-in activities on their real two-queue layout, on fresh queues; the
+    """Workflows and stand-in activities on their real three-queue layout, on fresh queues; the
     read-model activities are the real ones, on ``engine`` (a migrated database)."""
     suffix = uuid.uuid4().hex[:8]
     runs, batches = RunRecords(engine), BatchStore(engine)
-    harness = Harness(env, fakes, f"items-{suffix}", f"analysis-{suffix}", runs, batches)
+    harness = Harness(
+        env, fakes, f"items-{suffix}", f"analysis-{suffix}", f"batches-{suffix}", runs, batches
+    )
     read_model = ReadModelWrites(runs=runs, batches=batches)
     async with (
         Worker(
             env.client,
+            task_queue=harness.batch_task_queue,
+            workflows=[ItemBatchProcessingWorkflow],
+            workflow_runner=WORKFLOW_RUNNER,
+            activities=read_model.activities(),
+            activity_executor=_THREADS,
+            interceptors=[ErrorBoundary()],
+        ),
+        Worker(
+            env.client,
             task_queue=harness.task_queue,
-            workflows=list(WORKFLOWS),
+            workflows=[ItemImageProcessingWorkflow],
             workflow_runner=WORKFLOW_RUNNER,
             activities=[
                 fakes.update_item_with_suggestions,

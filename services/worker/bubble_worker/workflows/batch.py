@@ -7,6 +7,10 @@ workflow id, so an item someone else is already processing is never processed tw
 start fails with "already started" and the batch joins that run (``join_item_run``) without
 holding a slot; the run counts its outcome for the batch and tells it when it ends.
 
+The batch runs on a task queue of its own and starts its children on the items' queue
+(``item_task_queue``): its refills, page reads and bookkeeping never wait behind the workflow and
+local-activity tasks of the children it is refilling for.
+
 Children report to the batch's workflow id (signal ``item_run_finished``), not to the execution
 that started them, so the batch continues as new every ``items_per_run`` children with its open
 children carried over (parent close policy ABANDON): the window never drains at a page boundary
@@ -163,6 +167,7 @@ class ItemBatchProcessingWorkflow:
                     analysis_task_queue=state.analysis_task_queue,
                 ),
                 id=names.item_workflow_id(item_id),
+                task_queue=state.item_task_queue or None,
                 result_type=workflows_pb2.ItemImageProcessingWorkflowOutput,
                 # Children outlive the execution that started them (continue-as-new); a
                 # cancelled batch cancels them itself.

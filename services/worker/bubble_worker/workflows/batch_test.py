@@ -216,7 +216,7 @@ async def test_an_empty_selection_ends_succeeded_with_total_zero(harness: Harnes
         ItemBatchProcessingWorkflow.run,
         workflows_pb2.ItemBatchProcessingWorkflowInput(batch_id=batch_id, max_concurrency=5),
         id=workflow_id,
-        task_queue=harness.task_queue,
+        task_queue=harness.batch_task_queue,
     )
     assert (output.total, output.succeeded) == (0, 0)
     status = harness.batches.get(batch_id)
@@ -323,7 +323,7 @@ async def test_a_report_handled_before_the_execution_runs_frees_the_carried_slot
             batch_id=batch_id, max_concurrency=1, next_position=1, open_item_ids=item_ids
         ),
         id=workflow_id,
-        task_queue=harness.task_queue,
+        task_queue=harness.batch_task_queue,
         start_signal=names.ITEM_RUN_FINISHED_SIGNAL,
         start_signal_args=[
             workflows_pb2.ItemRunFinishedSignal(item_id=item_ids[0], run_id=run.run_id)
