@@ -2627,7 +2627,8 @@ class ProcessingError(betterproto2.Message):
     """
     Stable, machine-readable error code in UPPER_SNAKE_CASE. Switch on this,
     never on `message`. Known codes:
-      "IMAGE_NOT_FOUND"   an image file does not exist under MEDIA_ROOT.
+      "IMAGE_NOT_FOUND"   an image file does not exist under MEDIA_ROOT, its URI
+                          points outside MEDIA_ROOT, or it names a folder.
       "IMAGE_CORRUPT"     an image could not be decoded (truncated, garbage).
       "IMAGE_TOO_LARGE"   an image exceeds the byte or pixel limit (the pixel
                           limit guards against decompression bombs).
@@ -2646,6 +2647,11 @@ class ProcessingError(betterproto2.Message):
                           never fail an item: they are retried.
       "INTERNAL"          an unexpected error (a bug); retried a few times
                           before it is recorded.
+    When several images of an item cannot be used, the run fails once: `code`
+    and `image_id` are those of the first of them by position, and `message`
+    names every one by position and filename ("3 of 5 images cannot be used:
+    image 2 'back.jpg' is empty (0 bytes); ..."; "and N more" when they do
+    not all fit in 500 characters).
     New codes may be added; treat an unknown code like "INTERNAL".
     """
 
@@ -2657,10 +2663,11 @@ class ProcessingError(betterproto2.Message):
 
     image_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    ID of the image that caused the error, for image-level codes. Empty when
-    the error is not about one image. An item run fails as a whole when any
-    of its images cannot be analysed, because a listing with a broken image
-    needs the owner's attention; this field tells them which image to fix.
+    ID of the first image (by position) that caused the error, for
+    image-level codes. Empty when the error is not about an image. An item
+    run fails as a whole when any of its images cannot be analysed, because a
+    listing with a broken image needs the owner's attention; this field and
+    the message tell them which images to fix.
     """
 
     retryable: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
