@@ -107,6 +107,12 @@ def _rejecting(handler: Handler, error: ServiceError) -> Handler:
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+    if handler.stream_unary is not None:  # UploadImage: refused before a chunk is read
+        return grpc.stream_unary_rpc_method_handler(
+            reject,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
     return grpc.unary_unary_rpc_method_handler(
         reject,
         request_deserializer=handler.request_deserializer,

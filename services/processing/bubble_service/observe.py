@@ -58,7 +58,13 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler  # client streaming: reflection only, which handles its own errors
+        if handler.stream_unary is not None:  # UploadImage: observed as a unary call
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary(method, cast(Unary, handler.stream_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # both ways streaming: reflection only, which handles its own errors
 
     def _unary(self, method: str, behavior: Unary) -> Unary:
         async def observed(request: Any, context: Context) -> Any:

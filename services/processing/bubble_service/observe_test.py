@@ -25,6 +25,12 @@ async def _missing(request: bytes, context: Any) -> bytes:
     raise not_found("no such thing", "THING_NOT_FOUND", thing="x")
 
 
+async def _missing_after_reading(requests: AsyncIterator[bytes], context: Any) -> bytes:
+    async for _ in requests:
+        pass
+    raise not_found("no such thing", "THING_NOT_FOUND", thing="x")
+
+
 async def call(channel: grpc.aio.Channel, method: str) -> Any:
     """Calls a method of the bare test service with raw (unserialized) bytes."""
     multicallable: Any = channel.unary_unary(method)
@@ -44,6 +50,7 @@ async def server() -> AsyncIterator[tuple[grpc.aio.Channel, RpcMetrics]]:
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "Bug": grpc.unary_unary_rpc_method_handler(_bug),
         "Missing": grpc.unary_unary_rpc_method_handler(_missing),
+        "Upload": grpc.stream_unary_rpc_method_handler(_missing_after_reading),
     }
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.T", handlers)])
     port = server.add_insecure_port("127.0.0.1:0")
@@ -92,3 +99,20 @@ async def test_a_service_error_keeps_its_code_and_details(
     assert (line.rpc, line.code) == ("/test.T/Missing", "NOT_FOUND")  # type: ignore[attr-defined]
     assert line.duration_ms >= 0
     assert line.peer  # type: ignore[attr-defined]
+
+
+async def test_a_client_streaming_call_is_answered_counted_and_logged(
+    server: tuple[grpc.aio.Channel, RpcMetrics], caplog: pytest.LogCaptureFixture
+) -> None:
+    channel, metrics = server
+    caplog.set_level(logging.INFO)
+    upload: Any = channel.stream_unary("/test.T/Upload")
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await upload(iter([b"chunk", b"chunk"]))
+
+    assert rich_error(raised.value).reason == "THING_NOT_FOUND"
+    await _until_finished(caplog)
+    [line] = [r for r in caplog.records if hasattr(r, "duration_ms")]
+    assert (line.rpc, line.code) == ("/test.T/Upload", "NOT_FOUND")  # type: ignore[attr-defined]
+    assert metrics.requests.labels(method="/test.T/Upload", code="NOT_FOUND")._value.get() == 1

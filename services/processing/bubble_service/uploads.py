@@ -21,17 +21,10 @@ from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from grpc_status import rpc_status  # type: ignore[import-untyped]
 
 from bubble.processing.v1 import upload_pb2
 from bubble_service.dependencies import Context, Dependencies
-from bubble_service.errors import (
-    INTERNAL,
-    FieldViolation,
-    ServiceError,
-    expected_failure,
-    invalid_argument,
-)
+from bubble_service.errors import FieldViolation, ServiceError, invalid_argument
 from bubble_service.images import EMPTY_IMAGE, NOT_AN_IMAGE, check_declared, sniff_image_format
 from bubble_service.upload_files import HEAD_BYTES, IncomingFile, upload_uri
 from bubble_service.validation import Violations
@@ -39,7 +32,6 @@ from bubble_shared.store.models import OWNER_ID_LENGTH
 
 log = logging.getLogger("bubble_service.rpc")
 
-UPLOAD_IMAGE = "/bubble.processing.v1.ItemProcessingService/UploadImage"
 MIB = 1024 * 1024
 MAX_CHUNK_BYTES = MIB
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -54,31 +46,6 @@ class UploadRpcs:
         self._last_purge = -math.inf
 
     async def UploadImage(  # noqa: N802 - gRPC method names
-        self, requests: AsyncIterator[upload_pb2.UploadImageRequest], context: Context
-    ) -> Any:
-        # The observing interceptor wraps unary and server-streaming handlers only: this one turns
-        # its own errors into statuses and logs its line.
-        started, code = time.perf_counter(), grpc.StatusCode.OK
-        try:
-            return await self._upload(requests, context)
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except grpc.aio.AbortError:
-            raise
-        except Exception as error:
-            failure = expected_failure(error)
-            if failure is None:
-                log.error(  # noqa: TRY400 - the error, not the current exception, is logged
-                    "unexpected error in %s", UPLOAD_IMAGE, exc_info=error
-                )
-                failure = INTERNAL
-            code = failure.code
-            await context.abort_with_status(rpc_status.to_status(failure.to_status()))
-        finally:
-            _log_line(code, started, context)
-
-    async def _upload(
         self, requests: AsyncIterator[upload_pb2.UploadImageRequest], context: Context
     ) -> upload_pb2.UploadImageResponse:
         deps = self._deps
@@ -237,20 +204,3 @@ def _in_units(size: int) -> str:
         if size % unit == 0:
             return f" ({size // unit} {name})"
     return ""
-
-
-def _log_line(code: grpc.StatusCode, started: float, context: Context) -> None:
-    seconds = time.perf_counter() - started
-    level = logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.INFO
-    log.log(
-        level,
-        "%s %s",
-        UPLOAD_IMAGE,
-        code.name,
-        extra={
-            "rpc": UPLOAD_IMAGE,
-            "code": code.name,
-            "duration_ms": round(seconds * 1000, 1),
-            "peer": context.peer(),
-        },
-    )
