@@ -33,7 +33,10 @@ def test_a_worker_that_does_not_poll_every_queue_is_not_ready(tmp_path: Path) ->
         exit_code = stack.read_to_the_end()
 
     assert exit_code == 1, stack.text
-    assert "no worker polled task queue item-processing within 45s" in stack.text
+    assert (
+        "no worker polled task queue item-processing, item-processing-batches within 45s"
+        in stack.text
+    )
     assert str(state_dir / "logs" / "worker.log") in stack.text
     # Its Temporal dev server (the only process naming the state folder) was stopped too.
     left = subprocess.run(["pgrep", "-f", str(state_dir)], capture_output=True, check=False)
