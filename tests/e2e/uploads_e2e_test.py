@@ -7,34 +7,22 @@ import asyncio
 import contextlib
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 from e2e.system import System
-from PIL import Image
 
 from bubble_client import AsyncProcessingClient, ProcessingClient, ResourceExhaustedError
 from bubble_client import messages as m
 from bubble_client.cli import run
+from bubble_shared.testing.photos import padded_jpeg
 
 PHOTO_BYTES = 20_000_000  # a large phone photo; the cap is 20 MiB (20,971,520 bytes)
 
 
 def phone_photo(path: Path, size: int = PHOTO_BYTES) -> Path:
-    """A real JPEG of exactly ``size`` bytes: noise at quality 100, padded with APP15 segments
-    (metadata decoders skip), as cameras pad theirs with EXIF and maker notes."""
-    noise = Image.frombytes("RGB", (640, 480), os.urandom(640 * 480 * 3))
-    buffer = io.BytesIO()
-    noise.save(buffer, "JPEG", quality=100)
-    photo = buffer.getvalue()
-    padding, missing = bytearray(), size - len(photo)
-    while missing > 0:
-        body = min(missing - 4, 65533)
-        padding += b"\xff\xef" + (body + 2).to_bytes(2, "big") + b"\x00" * body
-        missing -= body + 4
-    path.write_bytes(photo[:2] + bytes(padding) + photo[2:])
-    assert path.stat().st_size == size
+    """A real JPEG of exactly ``size`` bytes, written to ``path``."""
+    path.write_bytes(padded_jpeg(size))
     return path
 
 

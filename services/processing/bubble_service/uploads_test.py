@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from dataclasses import replace
 
@@ -30,27 +29,11 @@ from bubble_service.conftest import (
 from bubble_service.principals import parse_auth_tokens
 from bubble_service.settings import ServiceSettings
 from bubble_shared.store.models import Upload
+from bubble_shared.testing.photos import padded_jpeg
 
 MIB = 1024 * 1024
 Request = upload_pb2.UploadImageRequest
 Metadata = upload_pb2.UploadImageMetadata
-
-
-def padded_jpeg(size: int) -> bytes:
-    """A real JPEG of exactly ``size`` bytes: a noisy photo at quality 100, padded with APP15
-    segments (which decoders skip) to the size of a phone photo."""
-    noise = Image.frombytes("RGB", (512, 384), os.urandom(512 * 384 * 3))
-    buffer = io.BytesIO()
-    noise.save(buffer, "JPEG", quality=100)
-    photo = buffer.getvalue()
-    padding, missing = bytearray(), size - len(photo)
-    while missing > 0:
-        body = min(missing - 4, 65533)
-        if body < 0:  # fewer than 4 bytes to go: grow the previous segment instead
-            raise ValueError(f"cannot pad to exactly {size} bytes")
-        padding += b"\xff\xef" + (body + 2).to_bytes(2, "big") + b"\x00" * body
-        missing -= body + 4
-    return photo[:2] + bytes(padding) + photo[2:]
 
 
 def messages(content: bytes, *, owner_id: str = "owner-1", **metadata: object) -> list[Request]:
