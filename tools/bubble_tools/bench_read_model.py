@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import json
 import os
 import sys
@@ -196,7 +197,40 @@ async def selected_batch(
         "succeeded": batch.progress.succeeded,
         "executions": len(histories),
         "largest_history_events": max(histories, default=0),
+        "window": window_summary(timeline, window),
         "timeline": timeline,
+    }
+
+
+def window_summary(timeline: list[dict[str, Any]], window: int) -> dict[str, Any]:
+    """How full the window stayed once ramped up, and at each continue-as-new: the samples from
+    the first full window until the members run out (the last window's worth of items)."""
+    total = timeline[-1]["done"] if timeline else 0
+    steady = [
+        sample
+        for sample in timeline
+        if sample["t"] > 0 and sample["done"] < total - window
+    ]
+    first_full = next(
+        (index for index, sample in enumerate(steady) if sample["running"] >= window * 0.9), None
+    )
+    steady = steady[first_full:] if first_full is not None else []
+    running = sorted(sample["running"] for sample in steady)
+    boundaries = [
+        min(before["running"], after["running"])
+        for before, after in itertools.pairwise(steady)
+        if after["executions"] != before["executions"]
+    ]
+    return {
+        "samples": len(running),
+        "median_running": running[len(running) // 2] if running else 0,
+        "lowest_running": running[0] if running else 0,
+        "share_under_80_percent": round(
+            sum(1 for value in running if value < 0.8 * window) / len(running), 3
+        )
+        if running
+        else 0.0,
+        "running_at_continue_as_new": boundaries,
     }
 
 

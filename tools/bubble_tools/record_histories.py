@@ -95,7 +95,8 @@ async def batch_continues_as_new(harness: Harness) -> Recorded:
             raise image_rejected()
 
     harness.fakes.analyze = reject_last
-    handle = await harness.start_batch(item_ids, items_per_run=3, max_concurrency=2)
+    # A short history per execution, so that this small batch continues as new mid-way.
+    handle = await harness.start_batch(item_ids, max_concurrency=2, events_per_run=12)
     await handle.result()
     first_run = harness.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
     return [("batch_first_run_continues_as_new", first_run), ("batch_last_run", handle)]

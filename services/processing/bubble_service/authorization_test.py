@@ -31,7 +31,7 @@ from bubble_service.conftest import (
     Harness,
     workflow_runs,
 )
-from bubble_shared.store.batches import BatchPage
+from bubble_shared.store import BatchWindows, StartPlan
 
 T = TypeVar("T")
 MISSING = "ghost-1"
@@ -83,12 +83,12 @@ async def cancel_requested(dev_server: WorkflowEnvironment, workflow_id: str) ->
     return any(event.event_type == CANCEL_REQUESTED for event in history.events)
 
 
-def first_page(harness: Harness, batch_id: str, run_id: str) -> BatchPage:
-    """What the batch workflow reads first: the members it will start."""
-    return harness.batches.read_page(
+def first_page(harness: Harness, batch_id: str, run_id: str) -> StartPlan:
+    """What the batch workflow plans first: the members it will start."""
+    return BatchWindows(harness.batches.engine).plan(
         batch_id,
-        from_position=0,
-        limit=100,
+        next_position=0,
+        max_concurrency=100,
         run_id=run_id,
         continued_as_new_count=0,
         time=datetime.now(UTC),
@@ -266,7 +266,7 @@ async def test_listed_items_of_other_owners_count_as_unknown_ids_and_never_run(
     assert list(started.status.failed_item_ids) == ["b-1", MISSING, "c-1"]
     # What the batch workflow reads: only owner-a's items, then nothing more.
     page = first_page(secured_harness, started.batch_id, started.run_id)
-    assert (page.item_ids, page.exhausted) == (["a-1", "a-2"], True)
+    assert (page.item_ids, page.all_read) == (["a-1", "a-2"], True)
 
 
 async def test_selectors_reach_only_the_tokens_owners(secured_harness: Harness) -> None:

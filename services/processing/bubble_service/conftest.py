@@ -117,12 +117,11 @@ class Harness:
         *,
         item_id: str = "item-1",
         **fields: Any,
-    ) -> list[str]:
-        """Records a step of an item run as a worker would; the batches to tell. Times default
-        to now."""
+    ) -> None:
+        """Records a step of an item run as a worker would. Times default to now."""
         fields.setdefault("queue_time", datetime.now(UTC))
         fields.setdefault("time", fields["queue_time"])
-        return self.runs.record(
+        self.runs.record(
             RunStep(
                 item_id=item_id,
                 workflow_id=f"item-processing/{item_id}",

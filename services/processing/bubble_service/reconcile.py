@@ -11,8 +11,8 @@ the terminal step of those Temporal has closed:
 - terminated: FAILED, code TERMINATED; timed out: TIMED_OUT, code TIMEOUT; cancelled: CANCELLED,
   code CANCELLED; failed: FAILED, code INTERNAL; an item run that completed without recording
   (an older worker): its output.
-- the store counts such an item's outcome for its batches and names the open ones: each is
-  signalled (``item_run_finished``), so it frees the slot, as the run itself would have.
+- the store counts such an item's outcome for its batches, as the run itself would have; the
+  batches read it at their next tick and free the slot.
 - a batch whose workflow chain has closed: finished with the same states.
 
 Temporal is never asked about a row that changes (a healthy run moves forward), and a row stays
@@ -97,8 +97,6 @@ class Reconciler:
         self._after = timedelta(seconds=after_seconds)
         self._run_cursor: str | None = None
         self._batch_cursor: str | None = None
-        # Batches a reconciled run could not tell yet (Temporal went away): told next sweep.
-        self._untold: set[tuple[str, str, str]] = set()
         self._checks: dict[_CheckKey, asyncio.Task[None]] = {}
         self._checked: dict[_CheckKey, float] = {}
         self._describes = asyncio.Semaphore(_CONCURRENT_DESCRIBES)
@@ -118,7 +116,6 @@ class Reconciler:
 
     async def sweep(self) -> int:
         """One sweep; returns the number of rows it closed."""
-        await self._tell_untold()
         moment = utc_now() - self._after
         runs = await asyncio.to_thread(
             self._runs.open_runs_unchanged_since,
@@ -206,7 +203,7 @@ class Reconciler:
         step = await self._closing_step(execution)
         if step is None:
             return False
-        batch_ids = await asyncio.to_thread(self._runs.record, step)
+        await asyncio.to_thread(self._runs.record, step)
         log.info(
             "item run %s of %s closed in Temporal (%s) without recording it: recorded %s",
             run_id,
@@ -214,8 +211,6 @@ class Reconciler:
             execution.status.name if execution.status else "?",
             run_pb2.RunState.Name(step.state),
         )
-        for batch_id in batch_ids:
-            await self._tell(batch_id, step.item_id, run_id)
         return True
 
     async def _closing_step(self, execution: Execution) -> RunStep | None:
@@ -282,18 +277,3 @@ class Reconciler:
             run_pb2.RunState.Name(outcome.state),
         )
         return True
-
-    async def _tell(self, batch_id: str, item_id: str, run_id: str) -> None:
-        """Signals the batch that the run has finished, as the run itself would have; if
-        Temporal fails, the next sweep tries again (the run's row is terminal by now, so no
-        sweep would find it again)."""
-        try:
-            await self._temporal.tell_batch(batch_id, item_id, run_id)
-        except Exception:
-            self._untold.add((batch_id, item_id, run_id))
-            raise
-        self._untold.discard((batch_id, item_id, run_id))
-
-    async def _tell_untold(self) -> None:
-        for batch_id, item_id, run_id in sorted(self._untold):
-            await self._tell(batch_id, item_id, run_id)

@@ -19,7 +19,8 @@ from temporalio.worker import Worker
 from bubble.processing.v1 import run_pb2, service_pb2, workflows_pb2
 from bubble_service.conftest import Harness, close_harness, open_harness
 from bubble_service.settings import ServiceSettings
-from bubble_service.testing.stand_ins import FINISHED_RUNS_QUERY, UnrecordedItemWorkflow
+from bubble_service.testing.stand_ins import UnrecordedItemWorkflow
+from bubble_shared.store import BatchWindows, JoinedRun
 from bubble_shared.temporal import names
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ def is_running(status: run_pb2.ItemRunStatus | run_pb2.BatchRunStatus) -> bool:
     return status.state == run_pb2.RUN_STATE_RUNNING
 
 
-async def test_a_terminated_run_is_recorded_failed_and_its_batch_is_told(
+async def test_a_terminated_run_is_recorded_failed_and_counted_for_its_batch(
     reconciling: Harness, dev_server: WorkflowEnvironment
 ) -> None:
     harness = reconciling
@@ -81,24 +82,23 @@ async def test_a_terminated_run_is_recorded_failed_and_its_batch_is_told(
             service_pb2.StartBatchProcessingRequest(item_ids=["item-1"], batch_id="b1")
         )
         await eventually(lambda: batch_status(harness, "b1"), is_running)
-        assert harness.batches.join("b1", "item-1") == started.run_id  # as the batch would
+        windows = BatchWindows(harness.batches.engine)
+        joined = windows.record_starts("b1", joined=[JoinedRun("item-1", started.run_id)])
+        assert (joined.open_runs, joined.open_members) == (0, 1)  # joined: it holds no slot
         await harness.service.deps.reconciler.drain()  # the checks the reads above asked for
         await dev_server.client.get_workflow_handle(started.workflow_id).terminate("operator")
 
         assert await sweep(harness) == 1
 
         status = await item_status(harness)
-        batch = dev_server.client.get_workflow_handle("item-batch/b1")
-        told = await eventually(
-            lambda: batch.query(FINISHED_RUNS_QUERY, result_type=list[str]), bool
-        )
+        window = windows.window("b1")
     assert (status.state, status.stage) == (run_pb2.RUN_STATE_FAILED, run_pb2.PROCESSING_STAGE_DONE)
     assert (status.error.code, status.error.message) == (
         "TERMINATED",
         "the run was terminated in Temporal before it recorded its outcome",
     )
     assert status.HasField("close_time")
-    assert told == [started.run_id]
+    assert (window.open_runs, window.open_members) == (0, 0)  # what the batch's next tick reads
     counted = await batch_status(harness, "b1")
     assert (counted.progress.failed, list(counted.failed_item_ids)) == (1, ["item-1"])
     cancelled = await harness.stub.CancelProcessing(

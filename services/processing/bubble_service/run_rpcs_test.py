@@ -151,7 +151,7 @@ async def test_a_batch_counts_from_the_database_while_no_worker_runs(
     await progress()
     failed = run_pb2.ProcessingError(code="IMAGE_CORRUPT", message="truncated")
     for _ in range(2):  # a retried last step
-        told = harness.step(
+        harness.step(
             "run-a",
             run_pb2.RUN_STATE_FAILED,
             run_pb2.PROCESSING_STAGE_DONE,
@@ -159,7 +159,6 @@ async def test_a_batch_counts_from_the_database_while_no_worker_runs(
             batch_id="b1",
             error=failed,
         )
-        assert told == ["b1"]
     harness.step(
         "run-a", run_pb2.RUN_STATE_RUNNING, run_pb2.PROCESSING_STAGE_ANALYZING, item_id="a"
     )

@@ -1,8 +1,8 @@
-"""Temporal's side of a run: start it, cancel it, tell a batch a run finished, and (only for
-reconciliation and rare fallbacks of a start) describe it or read its input and output.
+"""Temporal's side of a run: start it, cancel it, and (only for reconciliation and rare
+fallbacks of a start) describe it or read its input and output.
 
 No status read calls anything here: statuses come from the database (``status``). Everything
-talks to Temporal by workflow and signal *names* (``bubble_shared.temporal.names``) and never
+talks to Temporal by workflow *names* (``bubble_shared.temporal.names``) and never
 imports the worker. Every call goes through the ``TemporalGate``, so none waits on a Temporal
 that is down: refused at once while the health probe knows it is, bounded in time otherwise.
 """
@@ -117,24 +117,6 @@ class Runs:
         handle = self._client.get_workflow_handle(workflow_id, run_id=run_id)
         try:
             await self.gate.call(lambda: handle.cancel(reason=reason, rpc_timeout=RPC_TIMEOUT))
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        return True
-
-    async def tell_batch(self, batch_id: str, item_id: str, run_id: str) -> bool:
-        """Signals the batch that an item run it follows has finished; False when the batch has
-        closed (it needs nothing more)."""
-        handle = self._client.get_workflow_handle(names.batch_workflow_id(batch_id))
-        try:
-            await self.gate.call(
-                lambda: handle.signal(
-                    names.ITEM_RUN_FINISHED_SIGNAL,
-                    workflows_pb2.ItemRunFinishedSignal(item_id=item_id, run_id=run_id),
-                    rpc_timeout=RPC_TIMEOUT,
-                )
-            )
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return False

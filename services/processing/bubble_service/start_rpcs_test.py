@@ -158,7 +158,7 @@ async def test_a_lost_answer_returns_the_run_the_request_started_even_once_close
 async def test_a_run_without_a_row_yet_is_told_apart_by_its_input(
     harness: Harness, dev_server: WorkflowEnvironment
 ) -> None:
-    """A run someone else started (a batch's child before its first step) has no row yet: who
+    """A run someone else started (a batch's run before its first step) has no row yet: who
     started it is read from its input in Temporal."""
     item_id = harness.new_item()
     request_id = str(uuid.uuid4())

@@ -170,7 +170,7 @@ async def test_a_batch_is_watched_from_its_counters_to_its_end(
     watch = harness.stub.WatchStatus(service_pb2.WatchStatusRequest(batch_id=started.batch_id))
     while (await next_batch(watch)).state != run_pb2.RUN_STATE_RUNNING:
         pass
-    for item_id in ("a", "b"):  # as the batch's children would
+    for item_id in ("a", "b"):  # as the batch's runs would
         harness.step(
             f"run-{item_id}",
             run_pb2.RUN_STATE_RUNNING,

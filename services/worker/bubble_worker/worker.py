@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from bubble_shared.store import (
     AnalysisCache,
     BatchStore,
+    BatchWindows,
     ItemStore,
     NotificationStore,
     RunRecords,
@@ -25,6 +26,7 @@ from bubble_shared.store import (
 )
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
+from bubble_worker.activities.batch_window import BatchWindowActivities
 from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.item_writes import ItemWrites
 from bubble_worker.activities.notify import Notifications
@@ -85,6 +87,9 @@ def build_workers(
             )
         writes = ItemWrites(run_writes=run_writes)
         read_model = ReadModelWrites(runs=RunRecords(engine), batches=BatchStore(engine))
+        batch_windows = BatchWindowActivities(
+            client=client, windows=BatchWindows(engine), task_queue=settings.temporal.task_queue
+        )
         notifications = Notifications(
             items=ItemStore(engine),
             notifications=NotificationStore(engine),
@@ -113,8 +118,8 @@ def build_workers(
                 graceful_shutdown_timeout=grace,
             )
         )
-        # Batches on their own queue, slots and threads: a refill never waits behind the tasks
-        # of the children it refills for.
+        # Batches on their own queue, slots and threads: a tick never waits behind the tasks of
+        # the runs it refills for. Their ticks start runs through this client.
         batch_executor = ThreadPoolExecutor(BATCH_SLOTS, thread_name_prefix="batch")
         resources.executors.append(batch_executor)
         workers.append(
@@ -123,7 +128,7 @@ def build_workers(
                 task_queue=settings.temporal.batch_task_queue,
                 workflows=[ItemBatchProcessingWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
-                activities=read_model.activities(),
+                activities=[*read_model.activities(), *batch_windows.activities()],
                 activity_executor=batch_executor,
                 interceptors=interceptors,
                 max_concurrent_activities=BATCH_SLOTS,

@@ -10,10 +10,12 @@ cache = AnalysisCache(engine)              # image analyses by content hash and 
 requests = RequestStore(engine)            # idempotency records (AIP-155)
 runs = RunRecords(engine)                  # the read model of item runs (GetStatus, WatchStatus)
 batches = BatchStore(engine)               # batches, their members and counters
+windows = BatchWindows(engine)             # a running batch's window: what to start next
 uploads = UploadStore(engine)              # images uploaded in chunks, until CreateItem uses them
 """
 
 from bubble_shared.store.analysis_cache import AnalysisCache
+from bubble_shared.store.batch_window import BatchWindows, JoinedRun, StartedRun, StartPlan, Window
 from bubble_shared.store.batches import BatchStore, NewBatch
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.errors import (
@@ -40,11 +42,13 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "AnalysisCache",
     "BatchStore",
+    "BatchWindows",
     "InvalidPageTokenError",
     "ItemAlreadyExistsError",
     "ItemClaim",
     "ItemNotFoundError",
     "ItemStore",
+    "JoinedRun",
     "NewBatch",
     "NewImage",
     "Notification",
@@ -54,9 +58,12 @@ __all__ = [
     "RunRecords",
     "RunStep",
     "RunWrites",
+    "StartPlan",
+    "StartedRun",
     "StoredResponse",
     "StoredUpload",
     "UploadStore",
+    "Window",
     "create_engine",
     "upgrade",
 ]

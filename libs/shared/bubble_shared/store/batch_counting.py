@@ -1,10 +1,11 @@
 """Batch counters, moved in the same transaction as the member's run: exactly once per member.
 
-A member (``batch_items`` row) goes PENDING -> RUNNING when its run writes its first step (or the
-batch joins someone else's run), and RUNNING -> its outcome when that run records the outcome.
-Each move is guarded by the member's current state, so a retried activity or a replayed workflow
-moves nothing twice, and the batch's counters change with the move. Locks are always taken
-members first, then the batch row, so two transactions never wait on each other in a circle.
+A member (``batch_items`` row) goes PENDING -> RUNNING when the batch starts its run (or its run
+writes its first step, or the batch joins someone else's run), and RUNNING -> its outcome when
+that run records the outcome. Each move is guarded by the member's current state, so a retried
+activity or a replayed workflow moves nothing twice, and the batch's counters change with the
+move. Locks are always taken run row first, then members, then the batch row, so two
+transactions never wait on each other in a circle.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bubble_shared.store.models import Batch, BatchItem
-from bubble_shared.store.run_convert import OPEN_MEMBER_STATES, TERMINAL_STATE_NAMES
+from bubble_shared.store.run_convert import OPEN_MEMBER_STATES
 
 _COUNTER_OF_STATE = {
     "SUCCEEDED": "succeeded",
@@ -70,21 +71,6 @@ def count_outcome(
     members = session.scalars(query.order_by(BatchItem.batch_id).with_for_update()).all()
     for member in members:
         finish_member(session, member, member_state, now)
-
-
-def open_batches_following(session: Session, *, item_id: str, run_id: str) -> list[str]:
-    """The batches, still open, with a member following this run: they wait to hear of its end."""
-    query = (
-        select(Batch.batch_id)
-        .join(BatchItem, BatchItem.batch_id == Batch.batch_id)
-        .where(
-            BatchItem.item_id == item_id,
-            BatchItem.run_id == run_id,
-            Batch.state.not_in(TERMINAL_STATE_NAMES),
-        )
-        .order_by(Batch.batch_id)
-    )
-    return list(session.scalars(query))
 
 
 def touch(batch: Batch, now: datetime) -> None:

@@ -1,9 +1,9 @@
 """Batches in the read model: the batch row with its counters, and its members in start order.
 
 The service creates a batch (with its listed members, or its selector) before it starts the
-workflow, so a batch is visible from the first answer; the workflow then reads its members page
-by page (``read_page``), joins runs others opened (``join``) and ends it (``finish``). The item
-runs move the counters (``batch_counting``). Nothing here grows with the batch in memory: members
+workflow, so a batch is visible from the first answer; the workflow then starts its members a
+window at a time (``batch_window``) and ends it (``finish``). The item runs move the counters
+(``batch_counting``). Nothing here grows with the batch in memory: members
 are written and read a page at a time, and a cancelled batch's members are closed by one UPDATE.
 
 A batch may be limited to some owners' items (``NewBatch.owner_ids``: its starter's token acts
@@ -35,7 +35,6 @@ from bubble_shared.store.run_convert import (
     batch_to_proto,
     state_name,
 )
-from bubble_shared.store.run_records import latest_run_of_item
 from bubble_shared.store.sessions import StoreBase
 from bubble_shared.store.timestamps import require_aware
 
@@ -60,12 +59,6 @@ class BatchOwners:
     """The owners whose items a batch may process; ``owner_ids`` None: every owner."""
 
     owner_ids: frozenset[str] | None
-
-
-@dataclass(frozen=True)
-class BatchPage:
-    item_ids: list[str]
-    exhausted: bool
 
 
 @dataclass(frozen=True)
@@ -157,65 +150,6 @@ class BatchStore(StoreBase):
             return {}
         with self._reads.begin() as session:
             return keyset.versions(session, Batch.batch_id, Batch.version, ids)
-
-    def read_page(
-        self,
-        batch_id: str,
-        *,
-        from_position: int,
-        limit: int,
-        run_id: str,
-        continued_as_new_count: int,
-        time: datetime,
-    ) -> BatchPage:
-        """The members at positions [from_position, from_position + limit), reading a selector
-        further first when needed; marks the batch RUNNING and records the current execution."""
-        if from_position < 0 or limit < 1:
-            raise ValueError("from_position must be >= 0 and limit >= 1")
-        now = self._now()
-        with self._writes.begin() as session:
-            batch = session.get(Batch, batch_id, with_for_update=True)
-            if batch is None:
-                raise LookupError(f"batch {batch_id!r} does not exist")
-            if batch.state == "QUEUED":
-                batch.state = "RUNNING"
-                batch.start_time = require_aware(time, "time")
-            batch.first_run_id = batch.first_run_id or run_id
-            batch.current_run_id = run_id
-            batch.continued_as_new_count = max(batch.continued_as_new_count, continued_as_new_count)
-            _select_up_to(session, batch, from_position + limit)
-            query = (
-                select(BatchItem.item_id)
-                .where(
-                    BatchItem.batch_id == batch_id,
-                    BatchItem.position >= from_position,
-                    BatchItem.position < min(from_position + limit, batch.member_count),
-                )
-                .order_by(BatchItem.position)
-            )
-            item_ids = list(session.scalars(query))
-            exhausted = batch.selection_complete and from_position + len(item_ids) >= (
-                batch.member_count
-            )
-            batch_counting.touch(batch, now)
-            return BatchPage(item_ids=item_ids, exhausted=exhausted)
-
-    def join(self, batch_id: str, item_id: str) -> str:
-        """Makes the member follow the item's open run (someone else's); its run ID, or "" when
-        the item has no open run in the read model. Idempotent: a member already following a
-        run (or already counted) returns that run."""
-        now = self._now()
-        with self._writes.begin() as session:
-            member = _lock_member(session, batch_id, item_id)
-            if member.state != "PENDING":
-                return member.run_id or ""
-            latest = latest_run_of_item(session, item_id)
-            if latest is None or latest.state in TERMINAL_STATE_NAMES:
-                return ""
-            batch_counting.start_member(
-                session, batch_id=batch_id, item_id=item_id, run_id=latest.run_id, now=now
-            )
-            return latest.run_id
 
     def finish(
         self,
@@ -313,16 +247,16 @@ def _insert_listed(session: Session, batch: Batch, new: NewBatch, now: datetime)
     """Writes the listed members: those the batch may process first, for the workflow to read
     (positions below ``member_count``), then the others, already FAILED."""
     if new.owner_ids is None:
-        _insert_members(session, batch.batch_id, 0, new.item_ids)
+        insert_members(session, batch.batch_id, 0, new.item_ids)
         return
     runnable, settled = batch_owners.split_listed(session, new.item_ids, new.owner_ids)
-    _insert_members(session, batch.batch_id, 0, runnable)
-    _insert_members(session, batch.batch_id, len(runnable), settled, state="FAILED", time=now)
+    insert_members(session, batch.batch_id, 0, runnable)
+    insert_members(session, batch.batch_id, len(runnable), settled, state="FAILED", time=now)
     batch.member_count = len(runnable)
     batch.failed = len(settled)
 
 
-def _insert_members(
+def insert_members(
     session: Session,
     batch_id: str,
     first: int,
@@ -331,6 +265,7 @@ def _insert_members(
     state: str = "PENDING",
     time: datetime | None = None,
 ) -> None:
+    """Writes members at positions ``first``, ``first + 1``, ... in one INSERT."""
     if item_ids:
         session.execute(
             insert(BatchItem),
@@ -345,40 +280,6 @@ def _insert_members(
                 for offset, item_id in enumerate(item_ids)
             ],
         )
-
-
-def _select_up_to(session: Session, batch: Batch, wanted: int) -> None:
-    """Reads the batch's selector further until it has ``wanted`` members or is exhausted."""
-    if batch.selection_complete or batch.member_count >= wanted or batch.selector is None:
-        return
-    selector = item_pb2.ItemSelector.FromString(batch.selector)
-    after = None
-    if batch.selection_cursor_time is not None and batch.selection_cursor_item_id is not None:
-        after = (batch.selection_cursor_time, batch.selection_cursor_item_id)
-    limit = wanted - batch.member_count
-    found = selection.next_selected(
-        session,
-        selector,
-        accepted_at=batch.queue_time,
-        after=after,
-        limit=limit,
-        owner_ids=batch_owners.decode(batch.owner_ids),
-    )
-    _insert_members(session, batch.batch_id, batch.member_count, [item for item, _ in found])
-    batch.member_count += len(found)
-    if found:
-        batch.selection_cursor_item_id, batch.selection_cursor_time = found[-1]
-    if len(found) < limit:
-        batch.selection_complete = True
-        batch.total = batch.member_count
-
-
-def _lock_member(session: Session, batch_id: str, item_id: str) -> BatchItem:
-    query = select(BatchItem).where(BatchItem.batch_id == batch_id, BatchItem.item_id == item_id)
-    member = session.scalars(query.with_for_update()).one_or_none()
-    if member is None:
-        raise LookupError(f"item {item_id!r} is not a member of batch {batch_id!r}")
-    return member
 
 
 def _open_members(session: Session, batch_id: str) -> int:

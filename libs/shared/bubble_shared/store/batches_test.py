@@ -1,4 +1,4 @@
-"""Batches in the read model: listed and selected members, pages, joins, finishing, cancelling."""
+"""Batches in the read model: listed and selected members, pages, finishing, cancelling."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, update
 
 from bubble.processing.v1 import item_pb2, run_pb2
+from bubble_shared.store.batch_window import BatchWindows
 from bubble_shared.store.batches import BatchStore, NewBatch
 from bubble_shared.store.conftest import FakeClock
 from bubble_shared.store.items import ItemStore, NewImage
@@ -28,15 +29,15 @@ def _selected(batch_id: str, selector: item_pb2.ItemSelector) -> NewBatch:
 
 
 def _page(batches: BatchStore, batch_id: str, start: int, limit: int) -> tuple[list[str], bool]:
-    page = batches.read_page(
+    plan = BatchWindows(batches.engine).plan(
         batch_id,
-        from_position=start,
-        limit=limit,
+        next_position=start,
+        max_concurrency=limit,
         run_id="run-1",
         continued_as_new_count=0,
         time=T0,
     )
-    return page.item_ids, page.exhausted
+    return plan.item_ids, plan.all_read
 
 
 def _run_step(item_id: str, run_id: str, state: int, **fields: object) -> RunStep:
@@ -163,29 +164,6 @@ def test_finishing_waits_for_every_member(batches: BatchStore, runs: RunRecords)
     assert done.status.close_time.ToDatetime(tzinfo=UTC) == T0 + timedelta(1)
 
 
-def test_a_member_joins_an_open_run_and_counts_its_outcome(
-    batches: BatchStore, runs: RunRecords
-) -> None:
-    batches.create(_listed("b1", ["a"]))
-    batches.create(_listed("b2", ["a"]))
-    assert batches.join("b1", "a") == ""  # no run at all yet
-    runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
-    assert batches.join("b2", "a") == "ra"
-    assert batches.join("b2", "a") == "ra"  # retried
-    assert batches.get("b2").progress.running == 1  # type: ignore[union-attr]
-    assert runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED)) == ["b1", "b2"]
-    for batch_id in ("b1", "b2"):
-        progress = batches.get(batch_id).progress  # type: ignore[union-attr]
-        assert (progress.running, progress.succeeded) == (0, 1), batch_id
-
-
-def test_a_terminal_run_is_not_joined(batches: BatchStore, runs: RunRecords) -> None:
-    runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED))
-    batches.create(_listed("b1", ["a"]))
-    assert batches.join("b1", "a") == ""
-    assert batches.get("b1").progress.pending == 1  # type: ignore[union-attr]
-
-
 def test_cancelling_counts_the_rest_cancelled_and_freezes_the_counters(
     batches: BatchStore, runs: RunRecords
 ) -> None:
@@ -202,7 +180,7 @@ def test_cancelling_counts_the_rest_cancelled_and_freezes_the_counters(
     assert (progress.total, progress.pending, progress.running) == (3, 0, 0)
     assert (progress.succeeded, progress.cancelled) == (1, 2)
     # The open run ending later no longer moves a closed batch.
-    assert runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED)) == []
+    runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED))
     assert batches.get("b1").progress == progress  # type: ignore[union-attr]
 
 

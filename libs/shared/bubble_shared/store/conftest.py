@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bubble_shared.store.analysis_cache import AnalysisCache
+from bubble_shared.store.batch_window import BatchWindows
 from bubble_shared.store.batches import BatchStore
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.items import ItemStore
@@ -89,3 +90,8 @@ def runs(engine: Engine, clock: FakeClock) -> RunRecords:
 @pytest.fixture()
 def batches(engine: Engine, clock: FakeClock) -> BatchStore:
     return BatchStore(engine, clock=clock)
+
+
+@pytest.fixture()
+def windows(engine: Engine, clock: FakeClock) -> BatchWindows:
+    return BatchWindows(engine, clock=clock)

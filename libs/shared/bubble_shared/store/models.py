@@ -299,6 +299,8 @@ class ItemRun(Base):
         Index("ix_item_runs_item_id_queue_time", "item_id", "queue_time"),
         # Open runs that have not changed for a while (reconciliation with Temporal).
         Index("ix_item_runs_state_update_time", "state", "update_time"),
+        # The open runs a batch started (its window, at every tick).
+        Index("ix_item_runs_batch_id_state", "batch_id", "state"),
     )
 
 
@@ -364,9 +366,9 @@ class Batch(Base):
 class BatchItem(Base):
     """One member of a batch, in start order, and what the batch counted for it.
 
-    ``run_id`` is the run the member follows (the batch's own child, or a run it joined); the
-    outcome is counted when that run records it, exactly once: a member leaves PENDING/RUNNING
-    once and never returns.
+    ``run_id`` is the run the member follows (one the batch started, or someone else's run it
+    joined); the outcome is counted when that run records it, exactly once: a member leaves
+    PENDING/RUNNING once and never returns.
     """
 
     __tablename__ = "batch_items"

@@ -26,6 +26,7 @@ TERMINAL_STATE_NAMES = frozenset(
     run_pb2.RunState.Name(state).removeprefix(_STATE_PREFIX) for state in TERMINAL_STATES
 )
 OPEN_MEMBER_STATES = ("PENDING", "RUNNING")
+OPEN_RUN_STATES = ("QUEUED", "RUNNING")
 FAILED_IDS_CAP = 1000
 """A batch status lists at most this many failed item IDs."""
 

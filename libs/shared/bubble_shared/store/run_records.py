@@ -106,7 +106,7 @@ def latest_run_of_item(session: Session, item_id: str) -> ItemRun | None:
 def record_step(session: Session, step: RunStep, now: datetime) -> ItemRun:
     """Moves the run's row forward to ``step`` (creating it on the first step); returns the row.
 
-    A first step of a batch's child also marks its batch member as running. A terminal step
+    A first step of a batch's run also marks its batch member as running. A terminal step
     counts the run's outcome for every batch member following it that has no outcome yet.
     """
     row = session.get(ItemRun, step.run_id, with_for_update=True)
@@ -210,16 +210,11 @@ def _advance(row: ItemRun, step: RunStep, now: datetime) -> None:
 class RunRecords(StoreBase):
     """Item runs in the read model, each call one short transaction."""
 
-    def record(self, step: RunStep) -> list[str]:
-        """Records the step; for a terminal step, the open batches that follow the run (they must
-        be told it finished), else []."""
+    def record(self, step: RunStep) -> None:
+        """Records the step (and, for a terminal step, counts it for the batches following the
+        run: they read it from their members)."""
         with self._writes.begin() as session:
-            row = record_step(session, step, self._now())
-            if row.state not in TERMINAL_STATE_NAMES:
-                return []
-            return batch_counting.open_batches_following(
-                session, item_id=step.item_id, run_id=step.run_id
-            )
+            record_step(session, step, self._now())
 
     def get(self, run_id: str) -> run_pb2.ItemRunStatus | None:
         stored = self.read(run_id)

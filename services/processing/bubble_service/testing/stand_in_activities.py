@@ -15,7 +15,7 @@ from temporalio import activity
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2
 from bubble_service.testing.stand_ins import RECORD_ITEM_RUN
-from bubble_shared.store import BatchStore, RunRecords, RunStep
+from bubble_shared.store import BatchStore, BatchWindows, RunRecords, RunStep
 from bubble_shared.temporal import names
 
 
@@ -23,9 +23,10 @@ class StandInActivities:
     def __init__(self, runs: RunRecords, batches: BatchStore) -> None:
         self._runs = runs
         self._batches = batches
+        self._windows = BatchWindows(batches.engine)
 
     def activities(self) -> list[Callable[..., Any]]:
-        return [self.record_item_run, self.read_batch_page, self.finish_batch]
+        return [self.record_item_run, self.advance_batch, self.finish_batch]
 
     @activity.defn(name=RECORD_ITEM_RUN)
     async def record_item_run(
@@ -34,23 +35,24 @@ class StandInActivities:
         step = dataclasses.replace(
             RunStep.of(request), result=result if result.ByteSize() else None
         )
-        batch_ids = await asyncio.to_thread(self._runs.record, step)
-        return activities_pb2.RecordItemRunOutput(notify_batch_ids=batch_ids)
+        await asyncio.to_thread(self._runs.record, step)
+        return activities_pb2.RecordItemRunOutput()
 
-    @activity.defn(name=names.READ_BATCH_PAGE)
-    async def read_batch_page(
-        self, request: activities_pb2.ReadBatchPageInput
-    ) -> activities_pb2.ReadBatchPageOutput:
-        page = await asyncio.to_thread(
-            self._batches.read_page,
+    @activity.defn(name=names.ADVANCE_BATCH)
+    async def advance_batch(
+        self, request: activities_pb2.AdvanceBatchInput
+    ) -> activities_pb2.AdvanceBatchOutput:
+        """Marks the batch RUNNING; starts nothing (the test starts what it needs)."""
+        plan = await asyncio.to_thread(
+            self._windows.plan,
             request.batch_id,
-            from_position=request.from_position,
-            limit=request.limit,
+            next_position=request.next_position,
+            max_concurrency=0,
             run_id=request.run_id,
             continued_as_new_count=request.continued_as_new_count,
             time=request.time.ToDatetime(tzinfo=UTC),
         )
-        return activities_pb2.ReadBatchPageOutput(item_ids=page.item_ids, exhausted=page.exhausted)
+        return activities_pb2.AdvanceBatchOutput(next_position=plan.next_position)
 
     @activity.defn(name=names.FINISH_BATCH)
     async def finish_batch(

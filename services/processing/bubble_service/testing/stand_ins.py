@@ -3,9 +3,9 @@
 The service must not import the worker, and its tests should not depend on the worker's
 behaviour either. These workflows write the read model the way the worker's do (through the local
 activities of ``stand_in_activities``): an item run records QUEUED while its start delay lasts,
-then ANALYZING, and last the output the test signals (or CANCELLED), then tells the batches that
-follow it; a batch marks itself RUNNING by reading its first page of members and ends when the
-test signals ``finish`` (SUCCEEDED) or when it is cancelled (CANCELLED).
+then ANALYZING, and last the output the test signals (or CANCELLED); a batch marks itself RUNNING
+(starting none of its members) and ends when the test signals ``finish`` (SUCCEEDED) or when it
+is cancelled (CANCELLED).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ RECORD_ITEM_RUN = "stand_in_record_item_run"
 """Not the worker's activity name: this one also takes the run's suggestions (the worker writes
 them with the item instead)."""
 FINISH_SIGNAL = "finish"
-FINISHED_RUNS_QUERY = "finished_runs"
-"""The batch stand-in answers it with the run IDs it was told had finished."""
 _LOCAL = timedelta(seconds=10)
 
 
@@ -104,52 +102,38 @@ class StandInItemWorkflow:
             scheduled_start_time=scheduled_start_time,
             error=error,
         )
-        recorded: activities_pb2.RecordItemRunOutput = await workflow.execute_local_activity(
+        await workflow.execute_local_activity(
             RECORD_ITEM_RUN,
             args=[step, result or analysis_pb2.ItemSuggestions()],
             result_type=activities_pb2.RecordItemRunOutput,
             start_to_close_timeout=_LOCAL,
         )
-        told = workflows_pb2.ItemRunFinishedSignal(item_id=step.item_id, run_id=info.run_id)
-        for batch_id in recorded.notify_batch_ids:
-            handle = workflow.get_external_workflow_handle(names.batch_workflow_id(batch_id))
-            await handle.signal(names.ITEM_RUN_FINISHED_SIGNAL, told)
 
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class StandInBatchWorkflow:
-    """RUNNING once it has read its first page, until the test sends ``finish``."""
+    """RUNNING from its first tick (which starts nothing), until the test sends ``finish``."""
 
     def __init__(self) -> None:
         self._finish = False
-        self._finished_runs: list[str] = []
 
     @workflow.signal(name=FINISH_SIGNAL)
     def finish(self) -> None:
         self._finish = True
-
-    @workflow.signal(name=names.ITEM_RUN_FINISHED_SIGNAL)
-    def item_run_finished(self, signal: workflows_pb2.ItemRunFinishedSignal) -> None:
-        self._finished_runs.append(signal.run_id)
-
-    @workflow.query(name=FINISHED_RUNS_QUERY)
-    def finished_runs(self) -> list[str]:
-        return list(self._finished_runs)
 
     @workflow.run
     async def run(
         self, request: workflows_pb2.ItemBatchProcessingWorkflowInput
     ) -> workflows_pb2.ItemBatchProcessingWorkflowOutput:
         await workflow.execute_local_activity(
-            names.READ_BATCH_PAGE,
-            activities_pb2.ReadBatchPageInput(
+            names.ADVANCE_BATCH,
+            activities_pb2.AdvanceBatchInput(
                 batch_id=request.batch_id,
-                from_position=0,
-                limit=100,
+                max_concurrency=0,
                 run_id=workflow.info().run_id,
                 time=_timestamp(workflow.now()),
             ),
-            result_type=activities_pb2.ReadBatchPageOutput,
+            result_type=activities_pb2.AdvanceBatchOutput,
             start_to_close_timeout=_LOCAL,
         )
         try:

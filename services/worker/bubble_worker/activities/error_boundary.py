@@ -7,6 +7,7 @@ enough that Temporal shows "Failure exceeds size limit." instead. Here:
 
 - database and media-volume failures become ``DATABASE_UNAVAILABLE`` / ``MEDIA_UNAVAILABLE``,
   retryable (the workflows retry them for the whole retry budget), with the driver's first line;
+  a Temporal call that fails (a batch starting or cancelling its runs) ``TEMPORAL_UNAVAILABLE``;
 - anything else is a bug: ``INTERNAL``, retried a few times (a race may pass), then final;
 - the message is bounded and the original traceback is logged here once, bounded by the log
   formatter, instead of travelling in history.
@@ -22,6 +23,7 @@ from typing import Any
 import sqlalchemy.exc
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.service import RPCError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from bubble_worker import error_codes
@@ -68,6 +70,11 @@ def failure_for(err: BaseException, *, attempt: int) -> ApplicationError:
         return ApplicationError(
             error_codes.bounded(f"the database is unavailable: {_driver_message(err)}"),
             type=error_codes.DATABASE_UNAVAILABLE,
+        )
+    if isinstance(err, RPCError):
+        return ApplicationError(
+            error_codes.bounded(f"Temporal is unavailable: {err.message or err.status.name}"),
+            type=error_codes.TEMPORAL_UNAVAILABLE,
         )
     if isinstance(err, OSError):
         reason = err.strerror or str(err)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy.exc
 from sqlalchemy import text
+from temporalio.service import RPCError, RPCStatusCode
 
 from bubble_shared.store import create_engine
 from bubble_shared.testing.ports import free_port
@@ -59,6 +60,15 @@ def test_an_unreadable_media_volume_is_unavailable() -> None:
     assert failure.message == (
         "the media volume is unavailable: Input/output error (/media/items/a.jpg)"
     )
+
+
+def test_a_temporal_call_that_fails_is_temporal_unavailable_and_retryable() -> None:
+    err = RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    failure = failure_for(err, attempt=MAX_INTERNAL_ATTEMPTS + 10)
+
+    assert (failure.type, failure.non_retryable) == ("TEMPORAL_UNAVAILABLE", False)
+    assert failure.message == "Temporal is unavailable: connection refused"
 
 
 def test_a_bug_is_internal_retried_a_few_times_then_final() -> None:

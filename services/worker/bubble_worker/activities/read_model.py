@@ -1,4 +1,4 @@
-"""The read-model writes of the workflows: run steps and batch bookkeeping. Run as local activities.
+"""The read-model writes of the workflows: run steps and a batch's end. Run as local activities.
 
 Each is one short transaction in the store, idempotent (a retry or a replay writes once) and
 monotonic, so it is cheap and safe to run inside the workflow task. Times come from the workflow
@@ -25,36 +25,14 @@ class ReadModelWrites:
 
     def activities(self) -> list[Callable[..., Any]]:
         """Every activity of this class, to register on the workflows' worker."""
-        return [self.record_item_run, self.read_batch_page, self.join_item_run, self.finish_batch]
+        return [self.record_item_run, self.finish_batch]
 
     @activity.defn(name=names.RECORD_ITEM_RUN)
     def record_item_run(
         self, request: activities_pb2.RecordItemRunInput
     ) -> activities_pb2.RecordItemRunOutput:
-        step = RunStep.of(request)
-        notify = self._runs.record(step)
-        return activities_pb2.RecordItemRunOutput(notify_batch_ids=notify)
-
-    @activity.defn(name=names.READ_BATCH_PAGE)
-    def read_batch_page(
-        self, request: activities_pb2.ReadBatchPageInput
-    ) -> activities_pb2.ReadBatchPageOutput:
-        page = self._batches.read_page(
-            request.batch_id,
-            from_position=request.from_position,
-            limit=request.limit,
-            run_id=request.run_id,
-            continued_as_new_count=request.continued_as_new_count,
-            time=request.time.ToDatetime(tzinfo=UTC),
-        )
-        return activities_pb2.ReadBatchPageOutput(item_ids=page.item_ids, exhausted=page.exhausted)
-
-    @activity.defn(name=names.JOIN_ITEM_RUN)
-    def join_item_run(
-        self, request: activities_pb2.JoinItemRunInput
-    ) -> activities_pb2.JoinItemRunOutput:
-        run_id = self._batches.join(request.batch_id, request.item_id)
-        return activities_pb2.JoinItemRunOutput(joined=bool(run_id), run_id=run_id)
+        self._runs.record(RunStep.of(request))
+        return activities_pb2.RecordItemRunOutput()
 
     @activity.defn(name=names.FINISH_BATCH)
     def finish_batch(

@@ -23,8 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
-from bubble_shared.store import BatchStore, NewBatch, RunRecords
+from bubble_shared.store import BatchStore, BatchWindows, NewBatch, RunRecords
 from bubble_shared.temporal import names
+from bubble_worker.activities.batch_window import BatchWindowActivities
 from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.errors import processing_failure
 from bubble_worker.activities.read_model import ReadModelWrites
@@ -200,13 +201,16 @@ async def running_harness(
         env, fakes, f"items-{suffix}", f"analysis-{suffix}", f"batches-{suffix}", runs, batches
     )
     read_model = ReadModelWrites(runs=runs, batches=batches)
+    windows = BatchWindowActivities(
+        client=env.client, windows=BatchWindows(engine), task_queue=harness.task_queue
+    )
     async with (
         Worker(
             env.client,
             task_queue=harness.batch_task_queue,
             workflows=[ItemBatchProcessingWorkflow],
             workflow_runner=WORKFLOW_RUNNER,
-            activities=read_model.activities(),
+            activities=[*read_model.activities(), *windows.activities()],
             activity_executor=_THREADS,
             interceptors=[ErrorBoundary()],
         ),

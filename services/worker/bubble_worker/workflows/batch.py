@@ -1,32 +1,33 @@
 """ItemBatchProcessingWorkflow: many items through ItemImageProcessingWorkflow, in a sliding window.
 
-The members and counters live in the database: the workflow reads its members a page at a time
-(``read_batch_page``) and starts one child per member with at most ``max_concurrency`` open,
-starting the next one as soon as a child reports its end. Each child runs under the item's own
-workflow id, so an item someone else is already processing is never processed twice at once: the
-start fails with "already started" and the batch joins that run (``join_item_run``) without
-holding a slot; the run counts its outcome for the batch and tells it when it ends.
+The members and counters live in the database. The workflow ticks: each tick is one local
+activity, ``advance_batch``, which starts members into the free slots of the window (at most
+``max_concurrency`` of the batch's own runs open) and reads how the runs it follows have ended:
+they record their outcomes in the database, and the batch's counters move in the same transaction.
+Runs are started through the Temporal client, not as children, under the item's own workflow ID:
+an item someone else is already processing is joined (its run's outcome counts for the batch)
+without holding a slot.
 
-The batch runs on a task queue of its own and starts its children on the items' queue
-(``item_task_queue``): its refills, page reads and bookkeeping never wait behind the workflow and
-local-activity tasks of the children it is refilling for.
+Nothing but the batch's own timers and local activities enters its history: no child events, no
+signals. So it continues as new whenever its history grows long, without ever being refused, the
+window never drains at an execution boundary, and each execution's history stays bounded. One
+item failing never fails the batch.
 
-Children report to the batch's workflow id (signal ``item_run_finished``), not to the execution
-that started them, so the batch continues as new every ``items_per_run`` children with its open
-children carried over (parent close policy ABANDON): the window never drains at a page boundary
-and each execution's history stays bounded. One item failing never fails the batch.
+The batch runs on a task queue of its own and starts its runs on the items' queue
+(``item_task_queue``): its ticks never wait behind its runs' workflow and local-activity tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any
+from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import WorkflowAlreadyStartedError, is_cancelled_exception
+from temporalio.exceptions import is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from google.protobuf.duration_pb2 import Duration
+
     from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
@@ -38,27 +39,9 @@ Output = workflows_pb2.ItemBatchProcessingWorkflowOutput
 
 @workflow.defn(name=names.BATCH_WORKFLOW)
 class ItemBatchProcessingWorkflow:
-    @workflow.init
-    def __init__(self, request: Input) -> None:
+    def __init__(self) -> None:
         self._state = Input()
-        # Open children: item id -> run id ("" for children an earlier execution started). Set
-        # here, not in run(): a child's report may be handled before run() begins.
-        self._open: dict[str, str] = dict.fromkeys(request.open_item_ids, "")
-        # Runs that reported their end before their start was seen here (same activation).
-        self._ended_early: set[str] = set()
-        self._reports = 0
-        self._all_started = False
-        # Members whose start (or join) is under way, and the tasks doing it.
-        self._starting: set[str] = set()
-        self._starting_tasks: list[asyncio.Task[None]] = []
-
-    @workflow.signal(name=names.ITEM_RUN_FINISHED_SIGNAL)
-    def item_run_finished(self, signal: workflows_pb2.ItemRunFinishedSignal) -> None:
-        self._reports += 1
-        if signal.item_id in self._open and self._open[signal.item_id] in ("", signal.run_id):
-            del self._open[signal.item_id]
-        else:
-            self._ended_early.add(signal.run_id)
+        self._window = activities_pb2.AdvanceBatchOutput()
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def get_progress(self) -> workflows_pb2.ItemBatchProcessingProgress:
@@ -67,9 +50,9 @@ class ItemBatchProcessingWorkflow:
             batch_id=state.batch_id,
             max_concurrency=state.max_concurrency,
             continued_as_new_count=state.continued_as_new_count,
-            open_children=len(self._open),
+            open_children=self._window.open_runs,
             next_position=state.next_position,
-            all_started=self._all_started,
+            all_started=self._window.all_started,
         )
 
     @workflow.run
@@ -78,181 +61,105 @@ class ItemBatchProcessingWorkflow:
         state.CopyFrom(request)
         state.max_concurrency = max(1, state.max_concurrency or policies.DEFAULT_BATCH_CONCURRENCY)
         try:
-            if not await self._start_members():
-                self._continue_as_new()
-            self._all_started = True
-            return await self._finish()
+            return await self._tick_until_done()
         except BaseException as err:
             if not is_cancelled_exception(err):
                 raise
             await self._cancel()
             raise
 
-    async def _start_members(self) -> bool:
-        """Starts members until none is left (True) or this execution has started its share and
-        should continue as new (False)."""
-        state = self._state
-        items_per_run = state.items_per_run or policies.DEFAULT_ITEMS_PER_RUN
-        started = 0
+    async def _tick_until_done(self) -> Output:
+        pause = policies.BATCH_TICK
+        done_before = -1
         while True:
-            limit = min(policies.BATCH_PAGE_SIZE, items_per_run - started)
-            page = await self._read_page(limit)
-            for item_id in page.item_ids:
-                await workflow.wait_condition(self._slot_free)
-                self._launch(item_id)
-                state.next_position += 1
-                started += 1
-            if page.exhausted or started >= items_per_run:
-                break
-            if workflow.info().is_continue_as_new_suggested():
-                break
-        # Every start must have been answered: the next execution cannot see this one's.
-        await workflow.wait_condition(lambda: not self._starting)
-        await asyncio.gather(*self._starting_tasks)
-        return page.exhausted
-
-    def _slot_free(self) -> bool:
-        return len(self._open) + len(self._starting) < self._state.max_concurrency
-
-    def _launch(self, item_id: str) -> None:
-        """Starts (or joins) the member's run without waiting for Temporal's answer, so that
-        several free slots are filled in one workflow task instead of one round trip each."""
-        self._starting.add(item_id)
-        task = asyncio.ensure_future(self._start_or_join(item_id))
-        task.add_done_callback(lambda _: self._starting.discard(item_id))
-        self._starting_tasks.append(task)
-
-    async def _read_page(self, limit: int) -> activities_pb2.ReadBatchPageOutput:
-        state = self._state
-        return await database_write(
-            names.READ_BATCH_PAGE,
-            activities_pb2.ReadBatchPageInput(
-                batch_id=state.batch_id,
-                from_position=state.next_position,
-                limit=max(1, limit),
-                run_id=workflow.info().run_id,
-                continued_as_new_count=state.continued_as_new_count,
-                time=timestamp(workflow.now()),
-            ),
-            activities_pb2.ReadBatchPageOutput,
-        )
-
-    async def _start_or_join(self, item_id: str) -> None:
-        """Starts the item's child run, or joins the run someone else has open for it."""
-        retry = policies.JOIN_RETRY_FIRST
-        while True:
-            try:
-                await self._start_child(item_id)
-            except WorkflowAlreadyStartedError:
-                if await self._join(item_id):
-                    return
+            window = await self._advance()
+            counted = window.progress
+            done = counted.succeeded + counted.failed + counted.cancelled + counted.skipped
+            if window.all_started and window.open_members == 0 and window.open_runs == 0:
+                finished = await self._finish_batch(run_pb2.RUN_STATE_SUCCEEDED)
+                if finished.finished:
+                    return self._output(finished)
+            if self._history_is_long():
+                self._continue_as_new()
+            if window.started == policies.BATCH_STARTS_PER_TICK:
+                continue  # more free slots than one tick fills: go on at once
+            if window.started or window.joined or done != done_before:
+                pause = policies.BATCH_TICK
             else:
-                return
-            # The open run has not written its first step yet, or has just ended: retry.
-            await workflow.sleep(retry)
-            retry = min(retry * 2, policies.JOIN_RETRY_MAX)
+                longest = policies.BATCH_TICK_IDLE_MAX
+                if window.all_started and window.open_runs == 0:
+                    longest = policies.BATCH_TICK_JOINED_MAX  # only joined runs are left
+                pause = min(pause * 2, longest)
+            done_before = done
+            await workflow.sleep(pause)
 
-    async def _start_child(self, item_id: str) -> None:
+    async def _advance(self) -> activities_pb2.AdvanceBatchOutput:
+        """One tick: starts members into the free slots and reads the window. Not interrupted by
+        a cancellation: runs it starts are recorded before the batch cancels the open ones."""
         state = self._state
-        starting = asyncio.ensure_future(
-            workflow.start_child_workflow(
-                names.ITEM_WORKFLOW,
-                workflows_pb2.ItemImageProcessingWorkflowInput(
-                    item_id=item_id,
-                    request_id=state.request_id,
+        advancing: asyncio.Future[activities_pb2.AdvanceBatchOutput] = asyncio.ensure_future(
+            workflow.execute_local_activity(
+                names.ADVANCE_BATCH,
+                activities_pb2.AdvanceBatchInput(
                     batch_id=state.batch_id,
-                    force=state.force,
-                    skip_notification=state.skip_notification,
-                    analyzer=state.analyzer,
-                    analysis_task_queue=state.analysis_task_queue,
+                    next_position=state.next_position,
+                    max_concurrency=state.max_concurrency,
+                    max_starts=policies.BATCH_STARTS_PER_TICK,
+                    run_id=workflow.info().run_id,
+                    continued_as_new_count=state.continued_as_new_count,
+                    time=timestamp(workflow.now()),
+                    run_template=workflows_pb2.ItemImageProcessingWorkflowInput(
+                        request_id=state.request_id,
+                        force=state.force,
+                        skip_notification=state.skip_notification,
+                        analyzer=state.analyzer,
+                        analysis_task_queue=state.analysis_task_queue,
+                    ),
+                    item_task_queue=state.item_task_queue,
                 ),
-                id=names.item_workflow_id(item_id),
-                task_queue=state.item_task_queue or None,
-                result_type=workflows_pb2.ItemImageProcessingWorkflowOutput,
-                # Children outlive the execution that started them (continue-as-new); a
-                # cancelled batch cancels them itself.
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                result_type=activities_pb2.AdvanceBatchOutput,
+                start_to_close_timeout=policies.ADVANCE_BATCH_START_TO_CLOSE,
+                retry_policy=policies.item_write_retry(),
+                local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
             )
         )
         try:
-            child = await asyncio.shield(starting)
+            window = await asyncio.shield(advancing)
         except asyncio.CancelledError:
-            # The batch is cancelled while this start is under way: let the start finish, so the
-            # child is known and cancelled with the others instead of running on unseen.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                self._opened(item_id, await starting)
+            await advancing
             raise
-        self._opened(item_id, child)
+        self._window = window
+        state.next_position = window.next_position
+        return window
 
-    def _opened(self, item_id: str, child: workflow.ChildWorkflowHandle[Any, Any]) -> None:
-        # The outcome arrives by signal (it must reach later executions too), not here.
-        child.add_done_callback(_ignore_outcome)
-        run_id = child.first_execution_run_id or ""
-        if run_id in self._ended_early:
-            self._ended_early.discard(run_id)
-        else:
-            self._open[item_id] = run_id
-
-    async def _join(self, item_id: str) -> bool:
-        joined = await database_write(
-            names.JOIN_ITEM_RUN,
-            activities_pb2.JoinItemRunInput(
-                batch_id=self._state.batch_id, item_id=item_id, time=timestamp(workflow.now())
-            ),
-            activities_pb2.JoinItemRunOutput,
-        )
-        return joined.joined
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        limit = self._state.events_per_run or policies.BATCH_EVENTS_PER_RUN
+        return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()
 
     def _continue_as_new(self) -> None:
-        state = self._state
         following = Input()
-        following.CopyFrom(state)
+        following.CopyFrom(self._state)
         following.continued_as_new_count += 1
-        del following.open_item_ids[:]
-        following.open_item_ids.extend(self._open)
         workflow.continue_as_new(following)
 
-    async def _finish(self) -> Output:
-        """Waits for the open children, then for the runs the batch joined, and ends the batch.
-
-        The database decides: once every member has an outcome the batch ends, even if a report
-        never came (the open children are then only notifying, or were lost).
-        """
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: not self._open, timeout=policies.JOINED_RECHECK)
-        while True:
-            done = await self._finish_batch(run_pb2.RUN_STATE_SUCCEEDED)
-            if done.finished:
-                return self._output(done)
-            # Runs the batch joined are still open: they signal when they end; look again
-            # now and then all the same, in case a report was lost to a terminated run.
-            if workflow.info().is_continue_as_new_suggested():
-                self._continue_as_new()
-            reports = self._reports
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda seen=reports: self._reports > seen,  # type: ignore[misc]
-                    timeout=policies.JOINED_RECHECK,
-                )
-
     async def _cancel(self) -> None:
-        """Cancels the open children, gives them a moment to record it, and ends the batch."""
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: not self._starting, timeout=policies.CANCEL_CHILDREN_GRACE
-            )
+        """Cancels the runs the batch started that are still open, gives them a moment to record
+        it, and ends the batch: members without an outcome count as cancelled."""
         reason = workflow.cancellation_reason()
-        child_reason = f"the batch was cancelled: {reason}" if reason else "the batch was cancelled"
-        for item_id in list(self._open):
-            handle = workflow.get_external_workflow_handle(names.item_workflow_id(item_id))
-            try:
-                await handle.cancel(reason=child_reason)
-            except Exception as err:  # it has ended meanwhile
-                workflow.logger.info("child of item %s not cancelled (%s)", item_id, err)
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: not self._open, timeout=policies.CANCEL_CHILDREN_GRACE
-            )
+        run_reason = f"the batch was cancelled: {reason}" if reason else "the batch was cancelled"
+        grace = Duration()
+        grace.FromTimedelta(policies.CANCEL_RUNS_GRACE)
+        await workflow.execute_local_activity(
+            names.CANCEL_BATCH_RUNS,
+            activities_pb2.CancelBatchRunsInput(
+                batch_id=self._state.batch_id, reason=run_reason, grace=grace
+            ),
+            result_type=activities_pb2.CancelBatchRunsOutput,
+            start_to_close_timeout=policies.CANCEL_RUNS_GRACE + timedelta(minutes=1),
+            retry_policy=policies.item_write_retry(),
+            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
+        )
         await self._finish_batch(
             run_pb2.RUN_STATE_CANCELLED,
             run_pb2.ProcessingError(code="CANCELLED", message="the batch was cancelled"),
@@ -284,9 +191,3 @@ class ItemBatchProcessingWorkflow:
             failed_item_ids=done.failed_item_ids,
             continued_as_new_count=self._state.continued_as_new_count,
         )
-
-
-def _ignore_outcome(child: asyncio.Future[object]) -> None:
-    """Marks a child's own outcome as seen, so asyncio does not report it as never retrieved."""
-    if not child.cancelled():
-        child.exception()

@@ -9,8 +9,8 @@ two activity tasks: the analysis on its own queue and the notification.
 
 Every step is also written to the read model (the run's row, which GetStatus and WatchStatus
 read): the first and the last by ``record_item_run``, the ones in between by the activities' own
-transactions (the claim, the result write). The last step returns the batches following the run,
-which are then told by signal that it has finished.
+transactions (the claim, the result write). The last step also counts the outcome for the batches
+following the run, in the same transaction; the batches read it from there (nothing signals them).
 """
 
 from __future__ import annotations
@@ -28,12 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from bubble_worker import error_codes
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
-    from bubble_worker.workflows.steps import (
-        database_write,
-        record_item_run,
-        tell_batches,
-        timestamp,
-    )
+    from bubble_worker.workflows.steps import database_write, record_item_run, timestamp
 
 
 FAILED_RUNS_END_FAILED = "failed-runs-end-failed"
@@ -120,14 +115,14 @@ class ItemImageProcessingWorkflow:
         error: run_pb2.ProcessingError | None = None,
         skip_reason: run_pb2.SkipReason.ValueType = run_pb2.SKIP_REASON_UNSPECIFIED,
     ) -> None:
-        """The run's last row, then the batches following it are told."""
+        """The run's last row (counted for the batches following the run)."""
         step = self._step(
             state=state,
             stage=run_pb2.PROCESSING_STAGE_DONE,
             error=error if error is not None and error.code else None,
             skip_reason=skip_reason,
         )
-        await tell_batches(await record_item_run(step), self._request.item_id)
+        await record_item_run(step)
 
     async def _process(self) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
         request = self._request

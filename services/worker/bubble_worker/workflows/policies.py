@@ -101,18 +101,21 @@ def notify_retry() -> RetryPolicy:
     return policy
 
 
-# A batch that finds an item's workflow open but no open run in the read model (it has not written
-# its first step yet, or has just ended) tries to start it again after this, doubling up to the max.
-JOIN_RETRY_FIRST = timedelta(seconds=1)
-JOIN_RETRY_MAX = timedelta(minutes=1)
-# A batch waiting for runs it joined looks at its members again at least this often, even when no
-# run reports (a run terminated in Temporal reports through the service's reconciliation).
-JOINED_RECHECK = timedelta(minutes=5)
-# A cancelled batch waits this long for its open children to record their cancellation.
-CANCEL_CHILDREN_GRACE = timedelta(minutes=2)
+# A batch ticks: each tick starts members into its free slots and reads how its runs ended (the
+# runs record it in the database; nothing signals the batch). After a tick that saw a change it
+# looks again soon; while nothing changes the pause doubles, up to a few seconds, or up to half a
+# minute when only runs it joined (someone else's, possibly for days) are left.
+BATCH_TICK = timedelta(milliseconds=500)
+BATCH_TICK_IDLE_MAX = timedelta(seconds=5)
+BATCH_TICK_JOINED_MAX = timedelta(seconds=30)
+BATCH_STARTS_PER_TICK = 200
+"""Most runs one ``advance_batch`` starts; a larger free window fills over the next ticks, with no
+pause between them."""
+ADVANCE_BATCH_START_TO_CLOSE = timedelta(minutes=2)
+BATCH_EVENTS_PER_RUN = 4_000
+"""A batch execution continues as new once its history is this long (about 650 ticks, six events
+each), or earlier if Temporal suggests it; the batch's input may ask for fewer (tests)."""
+# A cancelled batch waits this long for the runs it started to record their cancellation.
+CANCEL_RUNS_GRACE = timedelta(minutes=2)
 
 DEFAULT_BATCH_CONCURRENCY = 50
-DEFAULT_ITEMS_PER_RUN = 500
-"""Children one batch execution starts before continuing as new (about 8 history events each)."""
-BATCH_PAGE_SIZE = 200
-"""Members one ``read_batch_page`` returns: 200 item ids keep its result a few kilobytes."""

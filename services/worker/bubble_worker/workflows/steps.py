@@ -1,7 +1,7 @@
-"""How an item run reports its steps: to the read model, and to the batches that follow it.
+"""How the workflows write to the database: short local activities, at workflow time.
 
 Both workflows call these from workflow code, so everything here is deterministic: times are
-workflow time, and the batches to tell come from the local activity's recorded result.
+workflow time, and results are the local activities' recorded ones.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from google.protobuf.message import Message
     from google.protobuf.timestamp_pb2 import Timestamp
 
-    from bubble.processing.v1 import activities_pb2, workflows_pb2
+    from bubble.processing.v1 import activities_pb2
     from bubble_shared.temporal import names
     from bubble_worker.workflows import policies
 
@@ -47,22 +47,7 @@ def timestamp(moment: datetime) -> Timestamp:
     return stamp
 
 
-async def record_item_run(step: activities_pb2.RecordItemRunInput) -> list[str]:
-    """Writes the step to the read model; for a terminal step, the batches to tell."""
+async def record_item_run(step: activities_pb2.RecordItemRunInput) -> None:
+    """Writes the step to the read model (a terminal step also counts for the run's batches)."""
     step.time.CopyFrom(timestamp(workflow.now()))
-    recorded = await database_write(names.RECORD_ITEM_RUN, step, activities_pb2.RecordItemRunOutput)
-    return list(recorded.notify_batch_ids)
-
-
-async def tell_batches(batch_ids: list[str], item_id: str) -> None:
-    """Signals each batch that the run has finished, so it frees the slot or stops waiting.
-
-    A batch that has closed meanwhile cannot be signalled; that is fine (it needs nothing more).
-    """
-    signal = workflows_pb2.ItemRunFinishedSignal(item_id=item_id, run_id=workflow.info().run_id)
-    for batch_id in batch_ids:
-        handle = workflow.get_external_workflow_handle(names.batch_workflow_id(batch_id))
-        try:
-            await handle.signal(names.ITEM_RUN_FINISHED_SIGNAL, signal)
-        except Exception as err:  # the batch has closed: nothing waits any more
-            workflow.logger.info("batch %s was not told (%s)", batch_id, err)
+    await database_write(names.RECORD_ITEM_RUN, step, activities_pb2.RecordItemRunOutput)

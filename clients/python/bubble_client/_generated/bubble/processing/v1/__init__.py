@@ -4,10 +4,14 @@
 # This file has been @generated
 
 __all__ = (
+    "AdvanceBatchInput",
+    "AdvanceBatchOutput",
     "AnalyzeItemImagesInput",
     "AnalyzeItemImagesOutput",
     "BatchProgress",
     "BatchRunStatus",
+    "CancelBatchRunsInput",
+    "CancelBatchRunsOutput",
     "CancelProcessingRequest",
     "CancelProcessingResponse",
     "ColorSwatch",
@@ -573,6 +577,126 @@ class SkipReason(betterproto2.Enum):
 
 
 @dataclass(eq=False, repr=False)
+class AdvanceBatchInput(betterproto2.Message):
+    """
+    Input of the local activity `advance_batch`: one tick of a batch's
+    sliding window. It reads how many of the batch's own item runs are still
+    without an outcome (the database has the outcomes the runs recorded),
+    reads the next members into the free slots (reading a selector further as
+    needed), and starts an ItemImageProcessingWorkflow for each through the
+    Temporal client, writing its QUEUED row as StartItemProcessing does. A
+    member whose item already has an open run (someone else's) is joined: it
+    follows that run, counts its outcome and holds no slot. The first call
+    also marks the batch RUNNING; every call records the current execution.
+    Idempotent: a retried call skips members that already have a run.
+    """
+
+    batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the batch.
+    """
+
+    next_position: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
+    """
+    Position (0-based, in member order) of the next member to start.
+    """
+
+    max_concurrency: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+    """
+    Most of the batch's own runs open at once, after this call; 0 starts
+    nothing (the call only reads).
+    """
+
+    run_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    Run ID of the calling execution, recorded as the batch's current run.
+    """
+
+    continued_as_new_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    How many times the batch has continued as new, recorded for status.
+    """
+
+    time: "datetime.datetime | None" = betterproto2.field(
+        6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
+    )
+    """
+    Workflow time of the call (deterministic on replay).
+    """
+
+    run_template: "ItemImageProcessingWorkflowInput | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    What each started run gets (item_id is set per member; batch_id and
+    request_id are the batch's).
+    """
+
+    item_task_queue: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    Task queue of the started runs; empty means the worker's own queue.
+    """
+
+    max_starts: "int" = betterproto2.field(9, betterproto2.TYPE_INT32)
+    """
+    Most runs to start in this call (the rest of the free slots are filled
+    by the next calls); 0 means no limit.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "AdvanceBatchInput", AdvanceBatchInput
+)
+
+
+@dataclass(eq=False, repr=False)
+class AdvanceBatchOutput(betterproto2.Message):
+    """
+    Output of `advance_batch`.
+    """
+
+    next_position: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+    """
+    Position of the next member to start, after this call.
+    """
+
+    started: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    Runs this call started, and runs it joined.
+    """
+
+    joined: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
+
+    open_runs: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
+    """
+    The batch's own runs without an outcome now: the window slots taken.
+    """
+
+    open_members: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
+    """
+    Members started or joined whose outcome is not counted yet (open_runs
+    plus the joined runs still open).
+    """
+
+    all_started: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
+    """
+    True when every member has been started or joined.
+    """
+
+    progress: "BatchProgress | None" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The batch's counters after this call.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "AdvanceBatchOutput", AdvanceBatchOutput
+)
+
+
+@dataclass(eq=False, repr=False)
 class AnalyzeItemImagesInput(betterproto2.Message):
     """
     Activity payloads of ItemImageProcessingWorkflow. Every activity can be
@@ -625,7 +749,7 @@ class AnalyzeItemImagesInput(betterproto2.Message):
     """
     Optional. The images to analyse (uri and image_id are used; analysis
     is ignored). Empty: the activity loads the item's images from the
-    database, which is what batch children do so that thousands of image
+    database, which is what a batch's item runs do so that thousands of image
     lists never pass through workflow histories.
     """
 
@@ -722,7 +846,7 @@ class BatchProgress(betterproto2.Message):
     running: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
     """
     Items whose run is open and has not recorded its outcome yet: the
-    batch's own child runs, and runs someone else had already opened for an
+    batch's own item runs, and runs someone else had already opened for an
     item when the batch reached it (the batch joins such a run without
     holding a window slot, and counts that run's outcome).
     """
@@ -734,14 +858,14 @@ class BatchProgress(betterproto2.Message):
 
     failed: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
-    Items whose child run ended FAILED or TIMED_OUT, or that could not be
+    Items whose run ended FAILED or TIMED_OUT, or that could not be
     processed at all (e.g. unknown item ID). Their IDs are in the failed
     item ID list.
     """
 
     cancelled: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
     """
-    Items whose child run was cancelled, or that were never started because
+    Items whose run was cancelled, or that were never started because
     the batch was cancelled.
     """
 
@@ -809,7 +933,7 @@ class BatchRunStatus(betterproto2.Message):
 
     max_concurrency: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
     """
-    Maximum number of child runs the batch keeps open at once, as in effect
+    Maximum number of its own item runs the batch keeps open at once, as in effect
     (after the server default and maximum were applied).
     """
 
@@ -838,7 +962,7 @@ class BatchRunStatus(betterproto2.Message):
         12, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
     )
     """
-    When the batch started its first child run. Unset while QUEUED.
+    When the batch started its first item run. Unset while QUEUED.
     """
 
     close_time: "datetime.datetime | None" = betterproto2.field(
@@ -857,6 +981,60 @@ class BatchRunStatus(betterproto2.Message):
 
 
 default_message_pool.register_message("bubble.processing.v1", "BatchRunStatus", BatchRunStatus)
+
+
+@dataclass(eq=False, repr=False)
+class CancelBatchRunsInput(betterproto2.Message):
+    """
+    Input of the local activity `cancel_batch_runs`: the batch is cancelled;
+    it requests cancellation of every item run it started that has no outcome
+    yet, then waits up to `grace` for them to record it.
+    """
+
+    batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the batch.
+    """
+
+    reason: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Why, passed to each run's cancellation.
+    """
+
+    grace: "datetime.timedelta | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    How long to wait for the runs to record their cancellation.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "CancelBatchRunsInput", CancelBatchRunsInput
+)
+
+
+@dataclass(eq=False, repr=False)
+class CancelBatchRunsOutput(betterproto2.Message):
+    """
+    Output of `cancel_batch_runs`.
+    """
+
+    cancelled: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    Runs whose cancellation was requested (runs that had closed meanwhile
+    are not counted).
+    """
+
+    still_open: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
+    """
+    The batch's own runs still without an outcome when the call returned.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "CancelBatchRunsOutput", CancelBatchRunsOutput
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1625,7 +1803,7 @@ class ItemBatchProcessingProgress(betterproto2.Message):
 
     max_concurrency: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
-    Maximum number of child runs open at once.
+    Maximum number of the batch's own item runs open at once.
     """
 
     continued_as_new_count: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
@@ -1642,7 +1820,8 @@ class ItemBatchProcessingProgress(betterproto2.Message):
 
     open_children: "int" = betterproto2.field(8, betterproto2.TYPE_INT32)
     """
-    Child runs open now (this execution's and those carried over).
+    The batch's own item runs without an outcome, at the last look at the
+    database (they hold window slots; joined runs do not).
     """
 
     next_position: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
@@ -1683,19 +1862,19 @@ default_message_pool.register_message(
 class ItemBatchProcessingWorkflowInput(betterproto2.Message):
     """
     Input of the Temporal workflow `ItemBatchProcessingWorkflow`, which
-    runs one child ItemImageProcessingWorkflow per item with at most
-    `max_concurrency` children open at once: a sliding window, refilled as
-    soon as a child finishes.
+    runs one ItemImageProcessingWorkflow per item with at most
+    `max_concurrency` of its own runs open at once: a sliding window, refilled
+    as soon as it sees a run finish.
 
     The batch's members and counters live in the database (written by the
     service when it accepts the batch, and by the runs as their items finish),
-    never in this input: the workflow reads its members page by page through
-    the `read_batch_page` local activity, so the input stays small however
-    large the batch is. Children report their end to the batch's workflow ID
-    (the signal `item_run_finished`), so it reaches whichever execution is
-    current: the batch continues as new every `items_per_run` started
-    children and carries its open children over, and the window never drains
-    at a page boundary.
+    never in this input. Every tick the workflow calls the local activity
+    `advance_batch`, which reads the outcomes recorded since the last tick,
+    starts as many members as the window has free slots (through the Temporal
+    client, not as child workflows) and returns the counts. Nothing but the
+    batch's own timers and local activities enters its history, so
+    continue-as-new is never refused, each execution's history stays
+    bounded, and the window never drains at an execution boundary.
     """
 
     batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -1710,27 +1889,25 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
 
     max_concurrency: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
     """
-    Maximum number of child runs open at once, >= 1. The service resolves
+    Maximum number of the batch's own item runs open at once, >= 1. The service resolves
     the request's 0 (default) and caps it before starting the workflow, so
     the workflow never guesses.
     """
 
     items_per_run: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
     """
-    Maximum number of children one execution starts before it continues as
-    new; 0 means the worker default (500). Each child adds about eight
-    events to the batch's history, so 500 keeps an execution near 5,000
-    events, well under Temporal's limits.
+    Not read: an execution continues as new when its history suggests it
+    (Temporal's `continue_as_new_suggested`), whatever it has started.
     """
 
     force: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
     """
-    Passed to each child: process items that are already PROCESSED.
+    Passed to each item run: process items that are already PROCESSED.
     """
 
     skip_notification: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
     """
-    Passed to each child: do not notify owners.
+    Passed to each item run: do not notify owners.
     """
 
     request_id: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
@@ -1740,7 +1917,7 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
 
     analyzer: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
     """
-    Passed to each child: analyser name; empty means the worker default.
+    Passed to each item run: analyser name; empty means the worker default.
     """
 
     total_item_count: "int" = betterproto2.field(9, betterproto2.TYPE_INT32)
@@ -1788,7 +1965,7 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
 
     analysis_task_queue: "str" = betterproto2.field(17, betterproto2.TYPE_STRING)
     """
-    Passed to each child: task queue of `analyze_item_images`; empty means
+    Passed to each item run: task queue of `analyze_item_images`; empty means
     "image-analysis".
     """
 
@@ -1800,16 +1977,23 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
 
     open_item_ids: "list[str]" = betterproto2.field(19, betterproto2.TYPE_STRING, repeated=True)
     """
-    Items whose child run an earlier execution started and that have not
-    reported their end yet; at most max_concurrency. Carried over by
-    continue-as-new so they keep their window slots.
+    Not read: the runs the batch started and that have no outcome yet are
+    its open members in the database (batch_items).
     """
 
     item_task_queue: "str" = betterproto2.field(20, betterproto2.TYPE_STRING)
     """
-    Task queue of the children (ItemImageProcessingWorkflow); empty means the
-    batch's own queue. Batches run on a queue of their own ("item-batches"),
-    so a batch's refill never waits behind its children's workflow tasks.
+    Task queue of the item runs (ItemImageProcessingWorkflow) the batch
+    starts; empty means the batch's own queue. Batches run on a queue of
+    their own ("<queue>-batches"), so a batch's refill never waits behind
+    its item runs' workflow tasks.
+    """
+
+    events_per_run: "int" = betterproto2.field(21, betterproto2.TYPE_INT32)
+    """
+    An execution continues as new once its history has this many events
+    (or earlier, when Temporal suggests it); 0 means the worker default
+    (4,000, about 650 ticks). Carried over by continue-as-new.
     """
 
     def __post_init__(self) -> None:
@@ -1817,6 +2001,10 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
         if self.is_set("item_ids"):
             warnings.warn(
                 "ItemBatchProcessingWorkflowInput.item_ids is deprecated", DeprecationWarning
+            )
+        if self.is_set("items_per_run"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.items_per_run is deprecated", DeprecationWarning
             )
         if self.is_set("total_item_count"):
             warnings.warn(
@@ -1847,6 +2035,10 @@ class ItemBatchProcessingWorkflowInput(betterproto2.Message):
             warnings.warn(
                 "ItemBatchProcessingWorkflowInput.batch_start_time is deprecated",
                 DeprecationWarning,
+            )
+        if self.is_set("open_item_ids"):
+            warnings.warn(
+                "ItemBatchProcessingWorkflowInput.open_item_ids is deprecated", DeprecationWarning
             )
 
 
@@ -2055,7 +2247,7 @@ class ItemImageProcessingWorkflowInput(betterproto2.Message):
       3. on success `update_item_with_suggestions`, on failure or
          cancellation `mark_item_processing_failed`;
       4. `send_processing_notification`, unless `skip_notification`.
-    Started by StartItemProcessing or as a child of ItemBatchProcessingWorkflow.
+    Started by StartItemProcessing or by ItemBatchProcessingWorkflow.
     Message-typed (not positional) so fields can be added without breaking
     running workflows: an old history decodes with new fields at defaults.
     """
@@ -2073,7 +2265,7 @@ class ItemImageProcessingWorkflowInput(betterproto2.Message):
 
     batch_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
     """
-    ID of the parent batch when started by ItemBatchProcessingWorkflow;
+    ID of the batch that started the run (ItemBatchProcessingWorkflow);
     empty otherwise. Reported in ItemRunStatus.batch_id.
     """
 
@@ -2179,10 +2371,8 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class ItemRunFinishedSignal(betterproto2.Message):
     """
-    Signal `item_run_finished`, sent to a batch's workflow ID by an item run
-    the batch follows (its own child, or a run it joined) once the run has
-    recorded its outcome, and by the service when it finds that such a run
-    ended without reporting (terminated in Temporal). Repeats are harmless.
+    Not used: item runs no longer signal batches; a batch reads its members'
+    outcomes from the database. Kept so that old histories still decode.
     """
 
     item_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -2194,6 +2384,10 @@ class ItemRunFinishedSignal(betterproto2.Message):
     """
     Temporal run ID of the run that finished.
     """
+
+    def __post_init__(self) -> None:
+        warnings.warn("ItemRunFinishedSignal is deprecated", DeprecationWarning)
+        super().__post_init__()
 
 
 default_message_pool.register_message(
@@ -2228,7 +2422,7 @@ class ItemRunStatus(betterproto2.Message):
 
     batch_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
     """
-    ID of the batch that started this run as a child; empty when the run
+    ID of the batch that started this run; empty when the run
     was started directly with StartItemProcessing.
     """
 
@@ -2414,28 +2608,21 @@ default_message_pool.register_message("bubble.processing.v1", "ItemSuggestions",
 @dataclass(eq=False, repr=False)
 class JoinItemRunInput(betterproto2.Message):
     """
-    Input of the local activity `join_item_run`: the batch found the item's
-    workflow already open (someone else's run) and follows that run instead
-    of starting one: the run counts its outcome for this batch too, and
-    signals the batch when it finishes. Holds no window slot.
+    Not used: `advance_batch` joins the runs it finds open. Kept so that old
+    histories still decode.
     """
 
     batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    Required. ID of the batch.
-    """
 
     item_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
-    """
-    Required. ID of the item.
-    """
 
     time: "datetime.datetime | None" = betterproto2.field(
         3, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
     )
-    """
-    Workflow time of the call (deterministic on replay).
-    """
+
+    def __post_init__(self) -> None:
+        warnings.warn("JoinItemRunInput is deprecated", DeprecationWarning)
+        super().__post_init__()
 
 
 default_message_pool.register_message("bubble.processing.v1", "JoinItemRunInput", JoinItemRunInput)
@@ -2444,21 +2631,16 @@ default_message_pool.register_message("bubble.processing.v1", "JoinItemRunInput"
 @dataclass(eq=False, repr=False)
 class JoinItemRunOutput(betterproto2.Message):
     """
-    Output of `join_item_run`.
+    Not used (see JoinItemRunInput).
     """
 
     joined: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
-    """
-    True when the member now follows the item's open run, or was counted
-    at once because that run had already recorded its outcome. False when
-    the item has no open run in the database (it ended and left no
-    outcome, or has not written its first step yet): start it again.
-    """
 
     run_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
-    """
-    Run ID of the run joined; empty when not joined.
-    """
+
+    def __post_init__(self) -> None:
+        warnings.warn("JoinItemRunOutput is deprecated", DeprecationWarning)
+        super().__post_init__()
 
 
 default_message_pool.register_message(
@@ -2745,43 +2927,27 @@ default_message_pool.register_message("bubble.processing.v1", "QualityWarning", 
 @dataclass(eq=False, repr=False)
 class ReadBatchPageInput(betterproto2.Message):
     """
-    Input of the local activity `read_batch_page`: the next members of a
-    batch, from the database. For a selector batch it reads the selection
-    further as needed (page by page, never all at once). The first call also
-    marks the batch RUNNING; every call records the current execution.
+    Not used: `advance_batch` reads the members it starts. Kept so that old
+    histories still decode.
     """
 
     batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    Required. ID of the batch.
-    """
 
     from_position: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
-    """
-    Position (0-based) of the first member to return.
-    """
 
     limit: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
-    """
-    Required. Most members to return, >= 1.
-    """
 
     run_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
-    """
-    Run ID of the calling execution, recorded as the batch's current run.
-    """
 
     continued_as_new_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
-    """
-    How many times the batch has continued as new, recorded for status.
-    """
 
     time: "datetime.datetime | None" = betterproto2.field(
         6, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Timestamp, optional=True
     )
-    """
-    Workflow time of the call (deterministic on replay).
-    """
+
+    def __post_init__(self) -> None:
+        warnings.warn("ReadBatchPageInput is deprecated", DeprecationWarning)
+        super().__post_init__()
 
 
 default_message_pool.register_message(
@@ -2792,19 +2958,16 @@ default_message_pool.register_message(
 @dataclass(eq=False, repr=False)
 class ReadBatchPageOutput(betterproto2.Message):
     """
-    Output of `read_batch_page`.
+    Not used (see ReadBatchPageInput).
     """
 
     item_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
-    """
-    Item IDs of the members at positions from_position, from_position + 1,
-    ... in order; fewer than `limit` only at the end of the batch.
-    """
 
     exhausted: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
-    """
-    True when no member exists after the returned ones.
-    """
+
+    def __post_init__(self) -> None:
+        warnings.warn("ReadBatchPageOutput is deprecated", DeprecationWarning)
+        super().__post_init__()
 
 
 default_message_pool.register_message(
@@ -2912,10 +3075,14 @@ class RecordItemRunOutput(betterproto2.Message):
 
     notify_batch_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
     """
-    With a terminal state: the batches following this run (its own batch
-    and batches that joined it) whose workflows must be told, with the
-    `item_run_finished` signal, that it has finished. Empty otherwise.
+    Not set: batches read their members' outcomes from the database; no
+    run tells them.
     """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.is_set("notify_batch_ids"):
+            warnings.warn("RecordItemRunOutput.notify_batch_ids is deprecated", DeprecationWarning)
 
 
 default_message_pool.register_message(
@@ -3451,7 +3618,7 @@ default_message_pool.register_message(
 class WaitForItemRunInput(betterproto2.Message):
     """
     Input of activity `wait_for_item_run`. No longer run (a batch now joins an
-    open run with `join_item_run` instead of waiting in a window slot); kept
+    open run instead of waiting in a window slot); kept
     so that histories which ran it still decode.
     """
 
@@ -3747,7 +3914,7 @@ class ItemProcessingServiceStub:
     ) -> "StartBatchProcessingResponse":
         """
         Starts processing many items as one batch: an ItemBatchProcessingWorkflow
-        that runs one child ItemImageProcessingWorkflow per item with at most
+        that runs one ItemImageProcessingWorkflow per item with at most
         `max_concurrency` open at once. The batch never fails because items
         fail; it reports them in its counters and failed item IDs.
 
@@ -3825,7 +3992,7 @@ class ItemProcessingServiceStub:
         Requests cancellation of a run. Cancellation is asynchronous: the
         workflow stops its current step, marks the item CANCELLED and notifies
         the owner, then ends CANCELLED; watch the run to see it end. Cancelling
-        a batch cancels its open child runs and never starts the pending ones.
+        a batch cancels the open item runs it started and never starts the pending ones.
         Cancelling an item run that belongs to a batch counts the item as
         cancelled in that batch; the batch goes on.
 
@@ -4060,7 +4227,7 @@ class ItemProcessingServiceAsyncStub(betterproto2_grpclib.ServiceStub):
     ) -> "StartBatchProcessingResponse":
         """
         Starts processing many items as one batch: an ItemBatchProcessingWorkflow
-        that runs one child ItemImageProcessingWorkflow per item with at most
+        that runs one ItemImageProcessingWorkflow per item with at most
         `max_concurrency` open at once. The batch never fails because items
         fail; it reports them in its counters and failed item IDs.
 
@@ -4169,7 +4336,7 @@ class ItemProcessingServiceAsyncStub(betterproto2_grpclib.ServiceStub):
         Requests cancellation of a run. Cancellation is asynchronous: the
         workflow stops its current step, marks the item CANCELLED and notifies
         the owner, then ends CANCELLED; watch the run to see it end. Cancelling
-        a batch cancels its open child runs and never starts the pending ones.
+        a batch cancels the open item runs it started and never starts the pending ones.
         Cancelling an item run that belongs to a batch counts the item as
         cancelled in that batch; the batch goes on.
 
