@@ -7,8 +7,8 @@ in one run:
 2. idle watches: the CPU of the service, Temporal and the worker with N WatchStatus streams open
    on runs that do not change, against the same stack with none;
 3. a large batch selected by a selector, against independent StartItemProcessing runs of the same
-   worker and server: runs per second, open children over time (the window must not dip at
-   continue-as-new), worker memory over time, history length of each batch execution.
+   worker and server: runs per second, the batch's open runs over time (the window must not dip
+   at continue-as-new), worker memory over time, history length of each batch execution.
 
 Every item of the batch phases shares one small JPEG, so the analysis cache answers for all but
 the first: those phases measure orchestration (Temporal, the workflows, the database), which is
@@ -35,6 +35,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.client import Client
 
 from bubble.processing.v1 import item_pb2, run_pb2, service_pb2, service_pb2_grpc
+from bubble_shared.store import BatchWindows, create_engine
 from bubble_shared.temporal.converter import DATA_CONVERTER
 from bubble_tools import bench_probes as probes
 from bubble_tools.dev_stack import Ports, Stack, running_stack
@@ -162,19 +163,21 @@ async def selected_batch(
     )
     accepted_ms = (time.perf_counter() - started) * 1000
     worker = {name: process.pid for name, process in stack.processes}["worker"]
+    windows = BatchWindows(create_engine(stack.database_url))
     timeline = []
     while True:
         batch = (
             await stub.GetStatus(service_pb2.GetStatusRequest(batch_id=response.batch_id))
         ).batch_run
         done = batch.progress.succeeded + batch.progress.failed + batch.progress.skipped
-        # Open runs as the read model counts them, not by querying the workflow: a query that
-        # reaches an execution which has just continued as new makes the worker replay that
-        # whole closed history (seconds of the worker's CPU, and of the batch's throughput).
+        # Open runs as the batch itself counts them (its runs that have not ended, notifying
+        # included), read from the database; "running" is members whose outcome is not written.
+        open_runs = len(await asyncio.to_thread(windows.open_runs, response.batch_id))
         timeline.append(
             {
                 "t": round(time.perf_counter() - started, 1),
                 "done": done,
+                "open_runs": open_runs,
                 "running": batch.progress.running,
                 "executions": batch.continued_as_new_count + 1,
                 "worker_rss_mb": round(probes.tree_rss_bytes(worker) / 2**20, 1),
@@ -203,8 +206,9 @@ async def selected_batch(
 
 
 def window_summary(timeline: list[dict[str, Any]], window: int) -> dict[str, Any]:
-    """How full the window stayed once ramped up, and at each continue-as-new: the samples from
-    the first full window until the members run out (the last window's worth of items)."""
+    """How full the window (the batch's open runs) stayed once ramped up, and at each
+    continue-as-new: the samples from the first full window until the members run out (the last
+    window's worth of items)."""
     total = timeline[-1]["done"] if timeline else 0
     steady = [
         sample
@@ -212,25 +216,25 @@ def window_summary(timeline: list[dict[str, Any]], window: int) -> dict[str, Any
         if sample["t"] > 0 and sample["done"] < total - window
     ]
     first_full = next(
-        (index for index, sample in enumerate(steady) if sample["running"] >= window * 0.9), None
+        (index for index, sample in enumerate(steady) if sample["open_runs"] >= window * 0.9), None
     )
     steady = steady[first_full:] if first_full is not None else []
-    running = sorted(sample["running"] for sample in steady)
+    running = sorted(sample["open_runs"] for sample in steady)
     boundaries = [
-        min(before["running"], after["running"])
+        min(before["open_runs"], after["open_runs"])
         for before, after in itertools.pairwise(steady)
         if after["executions"] != before["executions"]
     ]
     return {
         "samples": len(running),
-        "median_running": running[len(running) // 2] if running else 0,
-        "lowest_running": running[0] if running else 0,
+        "median_open_runs": running[len(running) // 2] if running else 0,
+        "lowest_open_runs": running[0] if running else 0,
         "share_under_80_percent": round(
             sum(1 for value in running if value < 0.8 * window) / len(running), 3
         )
         if running
         else 0.0,
-        "running_at_continue_as_new": boundaries,
+        "open_runs_at_continue_as_new": boundaries,
     }
 
 
