@@ -88,15 +88,15 @@ async def item_cancelled_while_queued(harness: Harness) -> Recorded:
 async def batch_continues_as_new(harness: Harness) -> Recorded:
     prefix = uuid.uuid4().hex[:6]
     item_ids = [f"{prefix}-{index}" for index in range(5)]
-    harness.fakes.analyze_delay_seconds = 0.2
+    harness.fakes.analyze_delay_seconds = 1.0
 
     def reject_last(request: activities_pb2.AnalyzeItemImagesInput, _: int) -> None:
         if request.item_id == item_ids[-1]:
             raise image_rejected()
 
     harness.fakes.analyze = reject_last
-    # A short history per execution, so that this small batch continues as new mid-way.
-    handle = await harness.start_batch(item_ids, max_concurrency=2, events_per_run=12)
+    # A history of one tick per execution, so that this small batch continues as new mid-way.
+    handle = await harness.start_batch(item_ids, max_concurrency=2, events_per_run=3)
     await handle.result()
     first_run = harness.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
     return [("batch_first_run_continues_as_new", first_run), ("batch_last_run", handle)]

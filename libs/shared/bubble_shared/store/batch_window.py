@@ -105,6 +105,8 @@ class BatchWindows(StoreBase):
             batch = session.get(Batch, batch_id, with_for_update=True)
             if batch is None:
                 raise LookupError(f"batch {batch_id!r} does not exist")
+            if batch.state in TERMINAL_STATE_NAMES:  # ended meanwhile (e.g. reconciled)
+                return StartPlan([], next_position, all_read=True)
             before = _seen(batch)
             if batch.state == "QUEUED":
                 batch.state = "RUNNING"
@@ -112,8 +114,6 @@ class BatchWindows(StoreBase):
             batch.first_run_id = batch.first_run_id or run_id
             batch.current_run_id = run_id
             batch.continued_as_new_count = max(batch.continued_as_new_count, continued_as_new_count)
-            if batch.state in TERMINAL_STATE_NAMES:
-                return StartPlan([], next_position, all_read=True)
             free = max(0, max_concurrency - _open_runs(session, batch_id))
             if max_starts > 0:
                 free = min(free, max_starts)
@@ -146,34 +146,40 @@ class BatchWindows(StoreBase):
     ) -> Window:
         """Records the runs the batch started (their QUEUED rows, as StartItemProcessing writes)
         and the runs it joined; then how full the window is. Idempotent: a member that already
-        follows a run is left as it is."""
+        follows a run is left as it is.
+
+        Locks are taken in the order every writer uses (run rows, then members, then the batch
+        row), so this never deadlocks with the runs writing their own steps meanwhile."""
         now = self._now()
         with self._writes.begin() as session:
+            for start in sorted(started, key=lambda run: run.run_id):
+                row = record_step(session, _queued(start), now)
+                row.batch_id = row.batch_id or batch_id
+            ended = {
+                join.run_id: _ended(session.get(ItemRun, join.run_id, with_for_update=True))
+                for join in sorted(joined, key=lambda run: run.run_id)
+            }
             for start in started:
-                step = RunStep(
-                    item_id=start.item_id,
-                    workflow_id=start.workflow_id,
-                    run_id=start.run_id,
-                    queue_time=start.queue_time,
-                    state=run_pb2.RUN_STATE_QUEUED,
-                    stage=run_pb2.PROCESSING_STAGE_QUEUED,
-                    time=start.queue_time,
-                    batch_id=batch_id,
-                    request_id=start.request_id,
-                    scheduled_start_time=start.queue_time,
+                batch_counting.start_member(
+                    session, batch_id=batch_id, item_id=start.item_id, run_id=start.run_id, now=now
                 )
-                record_step(session, step, now)
             for join in joined:
-                _join(session, batch_id, join, now)
+                _join(session, batch_id, join, ended[join.run_id], now)
             return _window(session, batch_id)
 
     def window(self, batch_id: str) -> Window:
         """How full the window is. Counts first, for members following a run that has recorded
-        its outcome, any outcome not counted yet (a run that ended while it was being joined)."""
+        its outcome, any outcome not counted yet (a run that ended while it was being joined):
+        each tick looks here before it plans."""
         now = self._now()
         with self._writes.begin() as session:
             _count_missed_outcomes(session, batch_id, now)
             return _window(session, batch_id)
+
+    def open_run_count(self, batch_id: str) -> int:
+        """How many runs the batch started have not ended: one indexed count, for polling."""
+        with self._reads.begin() as session:
+            return _open_runs(session, batch_id)
 
     def open_runs(self, batch_id: str) -> list[tuple[str, str]]:
         """(item_id, run_id) of the runs the batch started that have not ended: what a cancelled
@@ -220,15 +226,38 @@ def _window(session: Session, batch_id: str) -> Window:
     )
 
 
-def _join(session: Session, batch_id: str, run: JoinedRun, now: datetime) -> None:
-    """The member follows someone else's run; if that run has already recorded its outcome (it
-    ended between the failed start and now), the outcome is counted at once. The run's row, if
-    any, is locked first, so its terminal write either sees this member or is seen here."""
-    row = session.get(ItemRun, run.run_id, with_for_update=True)
-    if row is not None and row.state in TERMINAL_STATE_NAMES:
+def _queued(start: StartedRun) -> RunStep:
+    """The QUEUED step of a run the batch started; the member moves separately (lock order)."""
+    return RunStep(
+        item_id=start.item_id,
+        workflow_id=start.workflow_id,
+        run_id=start.run_id,
+        queue_time=start.queue_time,
+        state=run_pb2.RUN_STATE_QUEUED,
+        stage=run_pb2.PROCESSING_STAGE_QUEUED,
+        time=start.queue_time,
+        request_id=start.request_id,
+        scheduled_start_time=start.queue_time,
+    )
+
+
+def _ended(row: ItemRun | None) -> str | None:
+    """What a member counts for the run of ``row`` if that run has ended; None while it runs."""
+    if row is None or row.state not in TERMINAL_STATE_NAMES:
+        return None
+    return _outcome(row.state, row.skip_reason)
+
+
+def _join(
+    session: Session, batch_id: str, run: JoinedRun, outcome: str | None, now: datetime
+) -> None:
+    """The member follows someone else's run; if that run has already ended (between the refused
+    start and now), its ``outcome`` is counted at once. The run's row was locked first, so its
+    terminal write either sees this member or was seen here."""
+    if outcome is not None:
         member = _pending_member(session, batch_id, run.item_id)
         if member is not None:
-            batch_counting.finish_member(session, member, _outcome(row.state, row.skip_reason), now)
+            batch_counting.finish_member(session, member, outcome, now)
         return
     batch_counting.start_member(
         session, batch_id=batch_id, item_id=run.item_id, run_id=run.run_id, now=now

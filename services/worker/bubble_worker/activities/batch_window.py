@@ -33,6 +33,8 @@ STARTS_AT_ONCE = 32
 """Start (or cancel) requests in flight at once: enough to fill a window of hundreds in well under
 a second, few enough not to flood the frontend."""
 CANCEL_RECHECK_SECONDS = 0.5
+FILL_POLL_SECONDS = 0.1
+"""How often a filling ``advance_batch`` counts the batch's open runs (one indexed count)."""
 
 T = TypeVar("T")
 
@@ -51,10 +53,43 @@ class BatchWindowActivities:
     async def advance_batch(
         self, request: activities_pb2.AdvanceBatchInput
     ) -> activities_pb2.AdvanceBatchOutput:
+        """Fills the window, pass after pass, for ``keep_filling_for``: between passes it polls
+        the count of open runs, so a slot is refilled within ``FILL_POLL_SECONDS`` of its run's
+        end, and the batch's history gets one marker per call, not one per refill."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.keep_filling_for.ToTimedelta().total_seconds()
+        # First any outcome missed while a run was being joined, so its slot counts as free.
+        await self._window(request.batch_id)
+        done = activities_pb2.AdvanceBatchOutput(next_position=request.next_position)
+        while True:
+            # A cancellation (the batch's) may stop the wait below, never a pass halfway: the
+            # runs a pass starts are recorded, so the cancelled batch finds and cancels them.
+            filling = asyncio.ensure_future(self._fill_once(request, done))
+            try:
+                window, all_read = await asyncio.shield(filling)
+            except asyncio.CancelledError:
+                await filling
+                raise
+            if (all_read and window.open_runs == 0) or loop.time() >= deadline:
+                break  # done, or only joined runs left (the workflow waits for them on a timer)
+            if not all_read and window.open_runs < request.max_concurrency:
+                continue  # free slots and members left: another pass at once
+            await self._until_a_run_ends(request.batch_id, window.open_runs, deadline)
+        done.open_runs = window.open_runs
+        done.open_members = window.open_members
+        done.all_started = all_read
+        done.progress.CopyFrom(window.progress)
+        return done
+
+    async def _fill_once(
+        self, request: activities_pb2.AdvanceBatchInput, done: activities_pb2.AdvanceBatchOutput
+    ) -> tuple[Window, bool]:
+        """One pass: starts members into the free slots; the window after it, and whether every
+        member has been read. Adds what it did to ``done``."""
         plan = await asyncio.to_thread(
             self._windows.plan,
             request.batch_id,
-            next_position=request.next_position,
+            next_position=done.next_position,
             max_concurrency=request.max_concurrency,
             max_starts=request.max_starts,
             run_id=request.run_id,
@@ -72,15 +107,18 @@ class BatchWindowActivities:
         for failure in starts:
             if isinstance(failure, BaseException):
                 raise failure
-        return activities_pb2.AdvanceBatchOutput(
-            next_position=plan.next_position,
-            started=len(started),
-            joined=len(joined),
-            open_runs=window.open_runs,
-            open_members=window.open_members,
-            all_started=plan.all_read,
-            progress=window.progress,
-        )
+        done.next_position = plan.next_position
+        done.started += len(started)
+        done.joined += len(joined)
+        return window, plan.all_read
+
+    async def _until_a_run_ends(self, batch_id: str, open_runs: int, deadline: float) -> None:
+        """Waits until fewer runs are open than ``open_runs``, or until ``deadline``."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            await asyncio.sleep(min(FILL_POLL_SECONDS, max(0.0, deadline - loop.time())))
+            if await asyncio.to_thread(self._windows.open_run_count, batch_id) < open_runs:
+                return
 
     async def _start(
         self, request: activities_pb2.AdvanceBatchInput, item_id: str

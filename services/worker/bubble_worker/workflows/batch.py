@@ -1,9 +1,10 @@
 """ItemBatchProcessingWorkflow: many items through ItemImageProcessingWorkflow, in a sliding window.
 
 The members and counters live in the database. The workflow ticks: each tick is one local
-activity, ``advance_batch``, which starts members into the free slots of the window (at most
-``max_concurrency`` of the batch's own runs open) and reads how the runs it follows have ended:
-they record their outcomes in the database, and the batch's counters move in the same transaction.
+activity, ``advance_batch``, which for a couple of seconds starts members into the free slots of
+the window (at most ``max_concurrency`` of the batch's own runs open), polling the database for
+runs that have ended: the runs record their steps there, and the batch's counters move in the same
+transactions.
 Runs are started through the Temporal client, not as children, under the item's own workflow ID:
 an item someone else is already processing is joined (its run's outcome counts for the batch)
 without holding a slot.
@@ -19,7 +20,6 @@ The batch runs on a task queue of its own and starts its runs on the items' queu
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -69,65 +69,55 @@ class ItemBatchProcessingWorkflow:
             raise
 
     async def _tick_until_done(self) -> Output:
-        pause = policies.BATCH_TICK
-        done_before = -1
+        pause = policies.BATCH_JOINED_PAUSE_FIRST
         while True:
             window = await self._advance()
-            counted = window.progress
-            done = counted.succeeded + counted.failed + counted.cancelled + counted.skipped
             if window.all_started and window.open_members == 0 and window.open_runs == 0:
                 finished = await self._finish_batch(run_pb2.RUN_STATE_SUCCEEDED)
                 if finished.finished:
                     return self._output(finished)
             if self._history_is_long():
                 self._continue_as_new()
-            if window.started == policies.BATCH_STARTS_PER_TICK:
-                continue  # more free slots than one tick fills: go on at once
-            if window.started or window.joined or done != done_before:
-                pause = policies.BATCH_TICK
+            if window.all_started and window.open_runs == 0:
+                # Only runs it joined are left (or a member's start awaits a retry): the tick
+                # cannot wait for those, so the batch does, on a timer.
+                await workflow.sleep(pause)
+                pause = min(pause * 2, policies.BATCH_JOINED_PAUSE_MAX)
             else:
-                longest = policies.BATCH_TICK_IDLE_MAX
-                if window.all_started and window.open_runs == 0:
-                    longest = policies.BATCH_TICK_JOINED_MAX  # only joined runs are left
-                pause = min(pause * 2, longest)
-            done_before = done
-            await workflow.sleep(pause)
+                pause = policies.BATCH_JOINED_PAUSE_FIRST
+                await workflow.sleep(policies.BATCH_TICK_GAP)
 
     async def _advance(self) -> activities_pb2.AdvanceBatchOutput:
-        """One tick: starts members into the free slots and reads the window. Not interrupted by
-        a cancellation: runs it starts are recorded before the batch cancels the open ones."""
+        """One tick: fills the window for a while and reads it. A cancellation of the batch
+        stops it between two passes, and waits for it to stop (a pass is never cut halfway):
+        every run it started is recorded before the batch cancels the open ones."""
         state = self._state
-        advancing: asyncio.Future[activities_pb2.AdvanceBatchOutput] = asyncio.ensure_future(
-            workflow.execute_local_activity(
-                names.ADVANCE_BATCH,
-                activities_pb2.AdvanceBatchInput(
-                    batch_id=state.batch_id,
-                    next_position=state.next_position,
-                    max_concurrency=state.max_concurrency,
-                    max_starts=policies.BATCH_STARTS_PER_TICK,
-                    run_id=workflow.info().run_id,
-                    continued_as_new_count=state.continued_as_new_count,
-                    time=timestamp(workflow.now()),
-                    run_template=workflows_pb2.ItemImageProcessingWorkflowInput(
-                        request_id=state.request_id,
-                        force=state.force,
-                        skip_notification=state.skip_notification,
-                        analyzer=state.analyzer,
-                        analysis_task_queue=state.analysis_task_queue,
-                    ),
-                    item_task_queue=state.item_task_queue,
+        window: activities_pb2.AdvanceBatchOutput = await workflow.execute_local_activity(
+            names.ADVANCE_BATCH,
+            activities_pb2.AdvanceBatchInput(
+                batch_id=state.batch_id,
+                next_position=state.next_position,
+                max_concurrency=state.max_concurrency,
+                max_starts=policies.BATCH_STARTS_PER_TICK,
+                keep_filling_for=_duration(policies.BATCH_FILL_FOR),
+                run_id=workflow.info().run_id,
+                continued_as_new_count=state.continued_as_new_count,
+                time=timestamp(workflow.now()),
+                run_template=workflows_pb2.ItemImageProcessingWorkflowInput(
+                    request_id=state.request_id,
+                    force=state.force,
+                    skip_notification=state.skip_notification,
+                    analyzer=state.analyzer,
+                    analysis_task_queue=state.analysis_task_queue,
                 ),
-                result_type=activities_pb2.AdvanceBatchOutput,
-                start_to_close_timeout=policies.ADVANCE_BATCH_START_TO_CLOSE,
-                retry_policy=policies.item_write_retry(),
-                local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
-            )
+                item_task_queue=state.item_task_queue,
+            ),
+            result_type=activities_pb2.AdvanceBatchOutput,
+            start_to_close_timeout=policies.ADVANCE_BATCH_START_TO_CLOSE,
+            retry_policy=policies.item_write_retry(),
+            local_retry_threshold=policies.LOCAL_RETRY_THRESHOLD,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        try:
-            window = await asyncio.shield(advancing)
-        except asyncio.CancelledError:
-            await advancing
-            raise
         self._window = window
         state.next_position = window.next_position
         return window
@@ -148,12 +138,12 @@ class ItemBatchProcessingWorkflow:
         it, and ends the batch: members without an outcome count as cancelled."""
         reason = workflow.cancellation_reason()
         run_reason = f"the batch was cancelled: {reason}" if reason else "the batch was cancelled"
-        grace = Duration()
-        grace.FromTimedelta(policies.CANCEL_RUNS_GRACE)
         await workflow.execute_local_activity(
             names.CANCEL_BATCH_RUNS,
             activities_pb2.CancelBatchRunsInput(
-                batch_id=self._state.batch_id, reason=run_reason, grace=grace
+                batch_id=self._state.batch_id,
+                reason=run_reason,
+                grace=_duration(policies.CANCEL_RUNS_GRACE),
             ),
             result_type=activities_pb2.CancelBatchRunsOutput,
             start_to_close_timeout=policies.CANCEL_RUNS_GRACE + timedelta(minutes=1),
@@ -191,3 +181,9 @@ class ItemBatchProcessingWorkflow:
             failed_item_ids=done.failed_item_ids,
             continued_as_new_count=self._state.continued_as_new_count,
         )
+
+
+def _duration(span: timedelta) -> Duration:
+    duration = Duration()
+    duration.FromTimedelta(span)
+    return duration

@@ -93,14 +93,14 @@ async def test_the_counters_are_in_the_database(harness: Harness) -> None:
 
 async def test_continues_as_new_with_runs_in_flight(harness: Harness) -> None:
     item_ids = _items(11)
-    harness.fakes.analyze_delay_seconds = 0.5
+    harness.fakes.analyze_delay_seconds = 1.0
 
     def reject_last(request: activities_pb2.AnalyzeItemImagesInput, _: int) -> None:
         if request.item_id == item_ids[-1]:
             raise image_rejected()
 
     harness.fakes.analyze = reject_last
-    handle = await harness.start_batch(item_ids, max_concurrency=2, events_per_run=20)
+    handle = await harness.start_batch(item_ids, max_concurrency=2, events_per_run=3)
 
     output = await handle.result()
 
@@ -176,11 +176,34 @@ async def test_an_item_someone_else_runs_is_joined_without_a_slot(harness: Harne
     assert busy not in {call.item_id for call in harness.fakes.analyze_calls}
 
 
+async def test_an_item_another_batch_runs_is_joined_and_counted_for_both(
+    harness: Harness,
+) -> None:
+    shared, other = _items(2)
+    harness.fakes.analyze_delay_seconds = 1.0
+    first = await harness.start_batch([shared], max_concurrency=1)
+    await _until(lambda: shared in {call.item_id for call in harness.fakes.analyze_calls})
+
+    # One slot: the shared item, joined, does not take it, so the other item runs meanwhile.
+    second = await harness.start_batch([shared, other], max_concurrency=1)
+    second_output = await second.result()
+    first_output = await first.result()
+
+    assert (first_output.succeeded, first_output.total) == (1, 1)
+    assert (second_output.succeeded, second_output.skipped, second_output.total) == (2, 0, 2)
+    analysed = [call.item_id for call in harness.fakes.analyze_calls]
+    assert sorted(analysed) == sorted([shared, other])  # the shared item ran once, for both
+    assert harness.fakes.most_analyzing_at_once == 2
+    run = harness.runs.latest_of_item(shared)
+    assert run is not None
+    assert run.batch_id == _batch_id(first)
+
+
 async def test_cancelling_a_batch_cancels_its_runs_and_counts_the_rest(
     harness: Harness,
 ) -> None:
     item_ids = _items(6)
-    harness.fakes.analyze_delay_seconds = 1.0
+    harness.fakes.analyze_delay_seconds = 5.0  # longer than a tick: cancelled while analysing
     handle = await harness.start_batch(item_ids, max_concurrency=2)
     await _until(lambda: len(harness.fakes.analyze_calls) >= 2)
 
@@ -266,7 +289,7 @@ async def test_a_run_lost_in_temporal_frees_its_slot_once_it_is_recorded(harness
 
 async def test_a_batch_of_100_000_items_keeps_a_small_history(harness: Harness) -> None:
     item_ids = [f"{uuid.uuid4().hex[:4]}-{index:06d}" for index in range(100_000)]
-    handle = await harness.start_batch(item_ids, max_concurrency=5, events_per_run=50)
+    handle = await harness.start_batch(item_ids, max_concurrency=5, events_per_run=3)
     first_run = (await handle.describe()).run_id
     while (await handle.describe()).run_id == first_run:
         await asyncio.sleep(0.05)

@@ -101,20 +101,25 @@ def notify_retry() -> RetryPolicy:
     return policy
 
 
-# A batch ticks: each tick starts members into its free slots and reads how its runs ended (the
-# runs record it in the database; nothing signals the batch). After a tick that saw a change it
-# looks again soon; while nothing changes the pause doubles, up to a few seconds, or up to half a
-# minute when only runs it joined (someone else's, possibly for days) are left.
-BATCH_TICK = timedelta(milliseconds=500)
-BATCH_TICK_IDLE_MAX = timedelta(seconds=5)
-BATCH_TICK_JOINED_MAX = timedelta(seconds=30)
+# A batch ticks: each tick is one ``advance_batch`` that goes on filling the window for a couple
+# of seconds (refilling a slot within a tenth of a second of its run's end: it polls the database,
+# nothing signals the batch), then returns, and the next tick follows at once. Only when nothing
+# but runs it joined (someone else's, possibly for days) is left does the batch wait on a timer,
+# doubling the pause up to half a minute.
+BATCH_FILL_FOR = timedelta(seconds=2)
+BATCH_TICK_GAP = timedelta(milliseconds=50)
+"""A short timer between two ticks ends the workflow task (the local activities of one task keep it
+open), so that a cancellation reaches the batch within a tick."""
+BATCH_JOINED_PAUSE_FIRST = timedelta(milliseconds=500)
+BATCH_JOINED_PAUSE_MAX = timedelta(seconds=30)
 BATCH_STARTS_PER_TICK = 200
-"""Most runs one ``advance_batch`` starts; a larger free window fills over the next ticks, with no
-pause between them."""
+"""Most runs one pass of ``advance_batch`` starts; a larger free window fills over the next
+passes, with no pause between them."""
 ADVANCE_BATCH_START_TO_CLOSE = timedelta(minutes=2)
 BATCH_EVENTS_PER_RUN = 4_000
-"""A batch execution continues as new once its history is this long (about 650 ticks, six events
-each), or earlier if Temporal suggests it; the batch's input may ask for fewer (tests)."""
+"""A batch execution continues as new once its history is this long (about 1,000 ticks of four or
+five events, half an hour), or earlier if Temporal suggests it; the batch's input may ask for
+fewer (tests)."""
 # A cancelled batch waits this long for the runs it started to record their cancellation.
 CANCEL_RUNS_GRACE = timedelta(minutes=2)
 

@@ -580,9 +580,9 @@ class SkipReason(betterproto2.Enum):
 class AdvanceBatchInput(betterproto2.Message):
     """
     Input of the local activity `advance_batch`: one tick of a batch's
-    sliding window. It reads how many of the batch's own item runs are still
-    without an outcome (the database has the outcomes the runs recorded),
-    reads the next members into the free slots (reading a selector further as
+    sliding window. It reads how many of the batch's own item runs have not
+    ended (the runs record their steps in the database), reads the next
+    members into the free slots (reading a selector further as
     needed), and starts an ItemImageProcessingWorkflow for each through the
     Temporal client, writing its QUEUED row as StartItemProcessing does. A
     member whose item already has an open run (someone else's) is joined: it
@@ -639,8 +639,18 @@ class AdvanceBatchInput(betterproto2.Message):
 
     max_starts: "int" = betterproto2.field(9, betterproto2.TYPE_INT32)
     """
-    Most runs to start in this call (the rest of the free slots are filled
-    by the next calls); 0 means no limit.
+    Most runs to start in one pass (the rest of the free slots are filled
+    by the next passes); 0 means no limit.
+    """
+
+    keep_filling_for: "datetime.timedelta | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Duration, optional=True
+    )
+    """
+    How long the call goes on filling the window: after a pass it waits
+    (polling the count of open runs in the database) for a run to end, then
+    starts the next members at once. Unset: one pass. It returns earlier
+    when the batch is done, or when only runs it joined are left.
     """
 
 
@@ -662,20 +672,20 @@ class AdvanceBatchOutput(betterproto2.Message):
 
     started: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
     """
-    Runs this call started, and runs it joined.
+    Runs this call started, and runs it joined (over all its passes).
     """
 
     joined: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
 
     open_runs: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
     """
-    The batch's own runs without an outcome now: the window slots taken.
+    The batch's own runs that have not ended: the window slots taken.
     """
 
     open_members: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
     """
-    Members started or joined whose outcome is not counted yet (open_runs
-    plus the joined runs still open).
+    Members started or joined whose outcome is not counted yet (a run's
+    outcome counts once written to the item, before it notifies the owner).
     """
 
     all_started: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
@@ -987,8 +997,8 @@ default_message_pool.register_message("bubble.processing.v1", "BatchRunStatus", 
 class CancelBatchRunsInput(betterproto2.Message):
     """
     Input of the local activity `cancel_batch_runs`: the batch is cancelled;
-    it requests cancellation of every item run it started that has no outcome
-    yet, then waits up to `grace` for them to record it.
+    it requests cancellation of every item run it started that has not ended,
+    then waits up to `grace` for them to record it.
     """
 
     batch_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
