@@ -90,3 +90,20 @@ async def test_the_async_client_uploads_large_images_and_reports_refusals(
 
     assert [image.size_bytes for image in item.images] == [6_000_000, 1000]
     assert refused.value.reason == "UPLOAD_TOO_LARGE"
+
+
+async def test_refusals_of_the_metadata_arrive_intact_however_often_they_are_sent(
+    system: System,
+) -> None:
+    """A refusal ends the call while the async client may be about to write its first chunk;
+    such a write turns the status into INTERNAL in grpc.aio (grpc/grpc#36066). The client
+    waits for the server's go-ahead header, so every refusal reads as itself."""
+    too_big = b"\xff\xd8\xff\xe0" + bytes(21 * 1024 * 1024)
+    reasons = []
+    async with AsyncProcessingClient(system.target, timeout=60) as client:
+        for _ in range(200):
+            with pytest.raises(ResourceExhaustedError) as refused:
+                await client.upload_image(too_big, owner_id="u3")
+            reasons.append(refused.value.reason)
+
+    assert set(reasons) == {"UPLOAD_TOO_LARGE"}

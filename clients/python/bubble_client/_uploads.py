@@ -20,6 +20,7 @@ MIB = 1024 * 1024
 INLINE_MAX_BYTES = MIB
 INLINE_TOTAL_BYTES = 3 * MIB
 CHUNK_BYTES = MIB  # the most the service accepts in one chunk
+UPLOAD_ACCEPTED = ("bubble-upload", "accepted")  # the service's go-ahead header
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from bubble_client import messages as m
 from bubble_client._methods import Method, Request, Response
 from bubble_client._reconnect import CHANNEL_OPTIONS, ResumableWatch
 from bubble_client._requests import ImageSource
-from bubble_client._uploads import PendingUpload
+from bubble_client._uploads import UPLOAD_ACCEPTED, PendingUpload
 from bubble_client.client import DEFAULT_TARGET, DEFAULT_TIMEOUT_SECONDS, _metadata
 from bubble_client.errors import ProcessingServiceError, error_from_status
 
@@ -287,10 +287,12 @@ class AsyncProcessingClient:
 async def _write_all(
     call: grpc.aio.StreamUnaryCall[Any, Any], requests: Iterator[m.UploadImageRequest]
 ) -> None:
-    """Writes the metadata, waits for the server's go-ahead (its headers), then the chunks
-    (read in a thread), stopping once the call has ended: a refusal of the metadata then
-    arrives intact. (A write racing a later refusal can turn it into INTERNAL in grpc.aio,
-    grpc/grpc#36066; the blocking client reports it as sent.)"""
+    """Writes the metadata, waits for the server's go-ahead header, then the chunks (read in
+    a thread), stopping once the call has ended: a refusal of the metadata then arrives
+    intact. A write after the server's status turns it into INTERNAL in grpc.aio
+    (grpc/grpc#36066), and a refusal's empty headers can come before ``call.done()`` turns
+    true, so only the header says the server reads on. (A write racing a later refusal can
+    still lose it; the blocking client reports it as sent.)"""
     first = True
     while (request := await asyncio.to_thread(next, requests, None)) is not None:
         if call.done():
@@ -301,7 +303,9 @@ async def _write_all(
             return
         if first:
             first = False
-            await call.initial_metadata()
+            headers = await call.initial_metadata()
+            if UPLOAD_ACCEPTED not in tuple(headers or ()):
+                return  # refused: awaiting the call tells why
     if not call.done():
         await call.done_writing()
 

@@ -38,6 +38,7 @@ _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 # Expired uploads answer UPLOAD_EXPIRED this long before they are forgotten (then: unknown).
 KEEP_EXPIRED = timedelta(days=1)
 PURGE_INTERVAL_SECONDS = 3600.0
+UPLOAD_ACCEPTED = ("bubble-upload", "accepted")  # the go-ahead header (service.proto)
 
 
 class UploadRpcs:
@@ -60,10 +61,11 @@ class UploadRpcs:
         metadata = first.metadata
         _check_metadata(metadata, deps.settings.max_upload_bytes)
         deps.access.require_owner(deps.auth.principal(context), metadata.owner_id)
-        # The go-ahead: a client that waits for the headers before sending chunks hears a
+        # The go-ahead: a client that waits for this header before sending chunks hears a
         # refusal of the metadata before it has sent a byte (and grpc.aio clients, which may
         # report INTERNAL when a write races the server's early status, get the real one).
-        await context.send_initial_metadata(())
+        # A refusal has no headers of its own, so the header is what tells the two apart.
+        await context.send_initial_metadata((UPLOAD_ACCEPTED,))
         await self._purge_now_and_then()
         incoming = IncomingFile(deps.settings.store.media_root)
         try:

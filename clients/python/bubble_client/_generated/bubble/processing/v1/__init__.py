@@ -3832,7 +3832,10 @@ class ItemProcessingServiceStub:
         breaks a limit, checks the declared size and sha256 when it ends, and
         keeps nothing of a refused upload. An upload is usable by its owner's
         CreateItem calls (more than once, so retries work) until expire_time,
-        24 hours after it was received.
+        24 hours after it was received. Once the metadata is accepted the server
+        sends its headers with `bubble-upload: accepted`: a client that waits
+        for them before sending chunks hears a refusal of the metadata (a
+        response without that header) before it has sent a byte.
 
         Errors:
           INVALID_ARGUMENT   no metadata first, or metadata again later; owner_id
@@ -4108,7 +4111,10 @@ class ItemProcessingServiceAsyncStub(betterproto2_grpclib.ServiceStub):
         breaks a limit, checks the declared size and sha256 when it ends, and
         keeps nothing of a refused upload. An upload is usable by its owner's
         CreateItem calls (more than once, so retries work) until expire_time,
-        24 hours after it was received.
+        24 hours after it was received. Once the metadata is accepted the server
+        sends its headers with `bubble-upload: accepted`: a client that waits
+        for them before sending chunks hears a refusal of the metadata (a
+        response without that header) before it has sent a byte.
 
         Errors:
           INVALID_ARGUMENT   no metadata first, or metadata again later; owner_id
