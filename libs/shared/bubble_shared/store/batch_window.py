@@ -190,7 +190,7 @@ class BatchWindows(StoreBase):
             .order_by(ItemRun.queue_time, ItemRun.run_id)
         )
         with self._reads.begin() as session:
-            return [(item_id, run_id) for item_id, run_id in session.execute(query)]
+            return [(row.item_id, row.run_id) for row in session.execute(query)]
 
 
 def _own_open(batch_id: str) -> tuple[ColumnElement[bool], ...]:
