@@ -22,6 +22,7 @@ from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
 from bubble_worker.activities.error_boundary import failure_for
 from bubble_worker.analysis import file_sha256
+from bubble_worker.analysis.pillow_analyzer import PillowAnalyzer
 from bubble_worker.testing import images
 
 
@@ -191,7 +192,9 @@ def test_every_bad_image_is_reported_by_position_and_filename(
     ]
     # The good images were analysed all the same: fixing the bad ones costs no new decoding.
     assert cache.get_cached_analysis(
-        sha256=file_sha256(front), analyzer_name="pillow", analyzer_version="1.0.0"
+        sha256=file_sha256(front),
+        analyzer_name=PillowAnalyzer.name,
+        analyzer_version=PillowAnalyzer.version,
     )
 
 

@@ -22,6 +22,10 @@ SAMPLE_EDGE: Final = 128
 """Colours are clustered on a copy this big (about 12k pixels): plenty for 5 clusters, and
 quantisation cost grows with the pixel count."""
 
+JUST_NOTICEABLE: Final = 3.0
+"""CIELAB distance below which two colours look the same (about 2.3 is the classic just
+noticeable difference)."""
+
 _KMEANS_ITERATIONS: Final = 4
 """k-means passes after Pillow's median cut, which move each cluster's colour to the mean of
 its pixels (median cut alone reports box centres); each pass costs one sweep of the sample."""
@@ -75,15 +79,35 @@ def dominant_colors(image: Image.Image) -> list[analysis_pb2.ColorSwatch]:
     )
     palette = quantized.getpalette() or []
     total = sample.width * sample.height
-    clusters = sorted(
-        ((count, _hex(palette[3 * index : 3 * index + 3])) for count, index in _colors(quantized)),
-        key=lambda cluster: (-cluster[0], cluster[1]),
+    clusters = _merge_indistinguishable(
+        sorted(
+            (
+                (count, _hex(palette[3 * index : 3 * index + 3]))
+                for count, index in _colors(quantized)
+            ),
+            key=lambda cluster: (-cluster[0], cluster[1]),
+        )
     )
     return [
         analysis_pb2.ColorSwatch(hex=hex_value, name=color_name(hex_value), fraction=count / total)
         for count, hex_value in clusters
         if count / total >= MIN_SWATCH_FRACTION
     ][:MAX_SWATCHES]
+
+
+def _merge_indistinguishable(clusters: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Folds each cluster into a larger one a person could not tell it from (CIELAB distance
+    below :data:`JUST_NOTICEABLE`): the quantiser splits one flat colour in two when, say, the
+    anti-aliased edge of a cut-out differs by one level, and "blue, blue" helps nobody."""
+    merged: list[tuple[int, str]] = []
+    for count, hex_value in clusters:  # largest first
+        for position, (kept_count, kept_hex) in enumerate(merged):
+            if color_distance(hex_value, kept_hex) < JUST_NOTICEABLE:
+                merged[position] = (kept_count + count, kept_hex)
+                break
+        else:
+            merged.append((count, hex_value))
+    return sorted(merged, key=lambda cluster: (-cluster[0], cluster[1]))
 
 
 def color_name(hex_value: str) -> str:
@@ -94,6 +118,11 @@ def color_name(hex_value: str) -> str:
     """
     target = _lab(_rgb(hex_value))
     return min(_PALETTE_LAB, key=lambda anchor: math.dist(target, anchor[1]))[0]
+
+
+def color_distance(first: str, second: str) -> float:
+    """How different two "#rrggbb" colours look: their distance in CIELAB."""
+    return math.dist(_lab(_rgb(first)), _lab(_rgb(second)))
 
 
 def _visible_pixels(sample: Image.Image) -> Image.Image | None:

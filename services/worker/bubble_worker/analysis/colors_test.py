@@ -73,3 +73,15 @@ def test_deterministic() -> None:
     photo = photo_like((320, 240), seed=12)
 
     assert dominant_colors(photo) == dominant_colors(photo.copy())
+
+
+def test_shades_a_person_cannot_tell_apart_are_one_swatch() -> None:
+    """A cut-out scaled with its alpha leaves an edge one level off its fill: one colour."""
+    image = Image.new("RGB", (100, 100), (20, 60, 210))
+    image.paste((20, 59, 209), (0, 0, 100, 10))
+    image.paste((250, 250, 250), (0, 80, 100, 100))
+
+    swatches = dominant_colors(image)
+
+    assert [(s.hex, s.name) for s in swatches] == [("#143cd2", "blue"), ("#fafafa", "white")]
+    assert [s.fraction for s in swatches] == pytest.approx([0.8, 0.2], abs=0.01)

@@ -8,6 +8,8 @@ turned into an :class:`ImageRejectedError` with a sentence an item owner can act
 
 from __future__ import annotations
 
+import hashlib
+import io
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ from bubble_worker.analysis.errors import (
 )
 from bubble_worker.analysis.exif import apply_orientation, read_exif, swaps_axes
 from bubble_worker.analysis.files import checked_file_size
-from bubble_worker.analysis.geometry import fit_within
+from bubble_worker.analysis.geometry import DOWNSCALE, fit_within
 
 OPEN_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 """The only Pillow plugins allowed to parse a file.
@@ -92,6 +94,9 @@ class DecodedImage:
     """Upright full-resolution width: the header's size, swapped for orientations 5 to 8."""
     height: int
     size_bytes: int
+    sha256: str
+    """SHA-256 of the file's bytes (lowercase hex), from the same read as the decoding: a large
+    file is read once, not once to hash and once to decode."""
     frame_count: int
     exif: analysis_pb2.ExifInfo | None
     decoded_size: tuple[int, int]
@@ -113,10 +118,10 @@ def decode_image(path: Path, *, image_id: str, max_edge: int) -> DecodedImage:
     Raises :class:`ImageRejectedError` for files that can never be analysed; ``OSError`` for
     anything else (e.g. permission denied), which a retry may fix.
     """
-    size_bytes = checked_file_size(path, image_id)
-    with path.open("rb") as file:
-        head = file.read(16)
-        file.seek(0)
+    checked_file_size(path, image_id)
+    data = path.read_bytes()  # read once: hashed here, decoded from memory
+    head = data[:16]
+    with io.BytesIO(data) as file:
         try:
             opened = Image.open(file, formats=OPEN_FORMATS)
         except UnidentifiedImageError:
@@ -129,12 +134,16 @@ def decode_image(path: Path, *, image_id: str, max_edge: int) -> DecodedImage:
             ) from None
         with opened:
             return _decode_opened(
-                opened, image_id=image_id, size_bytes=size_bytes, max_edge=max_edge
+                opened,
+                image_id=image_id,
+                size_bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                max_edge=max_edge,
             )
 
 
 def _decode_opened(
-    opened: Image.Image, *, image_id: str, size_bytes: int, max_edge: int
+    opened: Image.Image, *, image_id: str, size_bytes: int, sha256: str, max_edge: int
 ) -> DecodedImage:
     stored_width, stored_height = opened.size
     if stored_width < 1 or stored_height < 1:
@@ -166,6 +175,7 @@ def _decode_opened(
         width=stored_height if swap else stored_width,
         height=stored_width if swap else stored_height,
         size_bytes=size_bytes,
+        sha256=sha256,
         frame_count=frame_count,
         exif=exif,
         decoded_size=decoded_size,
@@ -188,7 +198,7 @@ def _working_copy(image: Image.Image, max_edge: int) -> Image.Image:
         image = image.convert("RGBA" if _may_have_alpha(image) else "RGB")
     target = fit_within(image.size, max_edge)
     if image.size != target:
-        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        image = image.resize(target, DOWNSCALE, reducing_gap=2.0)
     if image.mode in ("RGBA", "LA"):
         image = image.convert("RGBA")
         fully_opaque = image.getchannel("A").histogram()[255]

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from PIL import Image
-
 from bubble.processing.v1 import analysis_pb2
 from bubble_worker.analysis.colors import dominant_colors
 from bubble_worker.analysis.decoding import decode_image
-from bubble_worker.analysis.geometry import fit_within
-from bubble_worker.analysis.hashing import DHASH_ALGORITHM, dhash64, file_sha256
+from bubble_worker.analysis.geometry import DOWNSCALE, fit_within
+from bubble_worker.analysis.hashing import DHASH_ALGORITHM, dhash64
 from bubble_worker.analysis.measures import greyscale, measure
 from bubble_worker.analysis.thumbnails import THUMBNAIL_SIZES, write_thumbnails
 
@@ -25,7 +23,7 @@ class PillowAnalyzer:
     """Analyses an image file with Pillow alone: no model, no network, deterministic."""
 
     name = "pillow"
-    version = "1.0.0"
+    version = "1.1.0"
     """Semantic version: bump the minor (or major) version whenever a computed value changes,
     because (sha256, name, version) keys the analysis cache."""
 
@@ -37,9 +35,8 @@ class PillowAnalyzer:
         can never be analysed.
         """
         decoded = decode_image(path, image_id=image_id, max_edge=max(THUMBNAIL_SIZES))
-        sha256 = file_sha256(path)
         working = decoded.image
-        measured = working.resize(fit_within(working.size, ANALYSIS_EDGE), Image.Resampling.LANCZOS)
+        measured = working.resize(fit_within(working.size, ANALYSIS_EDGE), DOWNSCALE)
         measures = measure(measured)
         analysis = analysis_pb2.ImageAnalysis(
             image_id=image_id,
@@ -48,7 +45,7 @@ class PillowAnalyzer:
             width=decoded.width,
             height=decoded.height,
             size_bytes=decoded.size_bytes,
-            sha256=sha256,
+            sha256=decoded.sha256,
             perceptual_hash=dhash64(greyscale(measured)),
             perceptual_hash_algorithm=DHASH_ALGORITHM,
             dominant_colors=dominant_colors(measured),
@@ -59,7 +56,9 @@ class PillowAnalyzer:
             frame_count=decoded.frame_count,
             analyzer_name=self.name,
             analyzer_version=self.version,
-            thumbnails=write_thumbnails(working, sha256=sha256, media_root=media_root),
+            thumbnails=write_thumbnails(
+                [working, measured], sha256=decoded.sha256, media_root=media_root
+            ),
         )
         if decoded.exif is not None:
             analysis.exif.CopyFrom(decoded.exif)

@@ -18,9 +18,11 @@ from bubble_worker.analysis.hashing import hamming_distance
 # them on real listing photos yet, so tune them once real data is at hand.
 
 BLURRY_MAX_SHARPNESS: Final = 40.0
-"""Variance of the Laplacian on the 512 px analysis copy. The tests' synthetic photos measure
-500 to 600; a Gaussian blur of 1 px at that size (about 8 px on a 4000 px original, clearly soft
-on a listing page) brings them to about 20, and half of that blur leaves them above 200."""
+"""Variance of the Laplacian on the 512 px analysis copy. The tests' synthetic photos (12 MP
+JPEGs) measure 340 to 520 with analyser 1.1 (500 to 770 with 1.0, which scaled with Lanczos); a
+Gaussian blur of 1 px at that size (about 8 px on a 4000 px original, clearly soft on a listing
+page) brings them to 14-27 with either version, and half of that blur leaves them at 100-160
+(130-210)."""
 
 MIN_SHORT_SIDE: Final = 500
 """Shorter side in pixels below which an image is TOO_SMALL: the common marketplace minimum,

@@ -16,9 +16,9 @@ _NOISE_AMPLITUDE = 20
 """Sensor-like noise added to every channel, in grey levels either way."""
 
 
-def photo_like(size: tuple[int, int], *, seed: int) -> Image.Image:
-    """An "RGB" image of ``size`` with gradients, shapes, texture and noise; same seed, same
-    pixels."""
+def photo_like(size: tuple[int, int], *, seed: int, noise: int = _NOISE_AMPLITUDE) -> Image.Image:
+    """An "RGB" image of ``size`` with gradients, shapes, texture and ``noise`` (grey levels
+    either way); same seed, same pixels. A phone's own denoising leaves about 4."""
     rng = random.Random(seed)
     width, height = size
     top = tuple(rng.randrange(40, 220) for _ in range(3))
@@ -41,7 +41,7 @@ def photo_like(size: tuple[int, int], *, seed: int) -> Image.Image:
         fill = tuple(rng.randrange(256) for _ in range(3))
         draw.line(points, fill=fill, width=max(1, scale // 400))
     image = image.filter(ImageFilter.GaussianBlur(max(0.6, scale / 2000)))
-    return _add_noise(image, rng)
+    return _add_noise(image, rng, noise)
 
 
 def checkerboard(size: tuple[int, int], *, square: int) -> Image.Image:
@@ -56,10 +56,10 @@ def checkerboard(size: tuple[int, int], *, square: int) -> Image.Image:
     return board.convert("RGB")
 
 
-def _add_noise(image: Image.Image, rng: random.Random) -> Image.Image:
-    """``image`` plus uniform noise of +-:data:`_NOISE_AMPLITUDE` per channel, drawn from ``rng``
+def _add_noise(image: Image.Image, rng: random.Random, amplitude: int) -> Image.Image:
+    """``image`` plus uniform noise of +-``amplitude`` per channel, drawn from ``rng``
     (Pillow's own ``effect_noise`` cannot be seeded)."""
-    lut = [128 + (value - 128) * _NOISE_AMPLITUDE // 128 for value in range(256)]
+    lut = [128 + (value - 128) * amplitude // 128 for value in range(256)]
     noisy = [
         ImageChops.add(
             band,
