@@ -9,8 +9,9 @@ from sqlalchemy import Engine, update
 from bubble.processing.v1 import run_pb2
 from bubble_shared.store.batch_window import BatchWindows, JoinedRun, StartedRun, StartPlan
 from bubble_shared.store.batches import BatchStore, NewBatch
+from bubble_shared.store.conftest import run_step
 from bubble_shared.store.models import ItemRun
-from bubble_shared.store.run_records import RunRecords, RunStep
+from bubble_shared.store.run_records import RunRecords
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -31,20 +32,6 @@ def _started(item_id: str) -> StartedRun:
     return StartedRun(item_id, f"item-processing/{item_id}", f"r-{item_id}", T0, "req-1")
 
 
-def _step(item_id: str, run_id: str, state: int, **fields: object) -> RunStep:
-    running = state == run_pb2.RUN_STATE_RUNNING
-    return RunStep(
-        item_id=item_id,
-        workflow_id=f"item-processing/{item_id}",
-        run_id=run_id,
-        queue_time=T0,
-        state=state,  # type: ignore[arg-type]
-        stage=run_pb2.PROCESSING_STAGE_ANALYZING if running else run_pb2.PROCESSING_STAGE_DONE,
-        time=T0,
-        **fields,  # type: ignore[arg-type]
-    )
-
-
 def test_the_window_fills_as_runs_end(
     windows: BatchWindows, batches: BatchStore, runs: RunRecords
 ) -> None:
@@ -58,7 +45,7 @@ def test_the_window_fills_as_runs_end(
     assert queued is not None
     assert (queued.state, queued.batch_id) == (run_pb2.RUN_STATE_QUEUED, "b1")
     assert _plan(windows, 2, 2).item_ids == []  # full
-    runs.record(_step("a", "r-a", run_pb2.RUN_STATE_SUCCEEDED))
+    runs.record(run_step("a", "r-a", run_pb2.RUN_STATE_SUCCEEDED))
     second = _plan(windows, 2, 2)
     assert (second.item_ids, second.next_position) == (["c"], 3)
     status = batches.get("b1")
@@ -72,7 +59,7 @@ def test_a_retried_tick_skips_members_that_already_follow_a_run(
     batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["a", "b", "c"]))
     assert _plan(windows, 0, 5).item_ids == ["a", "b", "c"]
     # The tick started "a" and "b" but died before recording them; "a"'s run wrote its first step.
-    runs.record(_step("a", "r-a", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
+    runs.record(run_step("a", "r-a", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
     retried = _plan(windows, 0, 5)
     assert retried.item_ids == ["b", "c"]
     # "b"'s start is refused now (its run is open): the member joins it, recorded once.
@@ -91,12 +78,12 @@ def test_a_joined_run_holds_no_slot_and_counts_its_outcome(
     windows: BatchWindows, batches: BatchStore, runs: RunRecords
 ) -> None:
     batches.create(NewBatch("b1", "item-batch/b1", 1, item_ids=["a", "b"]))
-    runs.record(_step("a", "r-other", run_pb2.RUN_STATE_RUNNING))  # someone else's run
+    runs.record(run_step("a", "r-other", run_pb2.RUN_STATE_RUNNING))  # someone else's run
     assert _plan(windows, 0, 1).item_ids == ["a"]
     window = windows.record_starts("b1", joined=[JoinedRun("a", "r-other")])
     assert (window.open_runs, window.open_members) == (0, 1)
     assert _plan(windows, 1, 1).item_ids == ["b"]  # the slot is still free
-    runs.record(_step("a", "r-other", run_pb2.RUN_STATE_FAILED))
+    runs.record(run_step("a", "r-other", run_pb2.RUN_STATE_FAILED))
     window = windows.window("b1")
     assert (window.open_members, window.progress.failed) == (0, 1)
 
@@ -105,9 +92,9 @@ def test_a_run_that_ended_before_it_was_joined_is_counted_at_once(
     windows: BatchWindows, batches: BatchStore, runs: RunRecords
 ) -> None:
     batches.create(NewBatch("b1", "item-batch/b1", 1, item_ids=["a"]))
-    runs.record(_step("a", "r-other", run_pb2.RUN_STATE_RUNNING))
+    runs.record(run_step("a", "r-other", run_pb2.RUN_STATE_RUNNING))
     runs.record(
-        _step(
+        run_step(
             "a",
             "r-other",
             run_pb2.RUN_STATE_SUCCEEDED,
@@ -122,7 +109,7 @@ def test_an_outcome_missed_while_joining_is_counted_by_the_next_look(
     windows: BatchWindows, batches: BatchStore, runs: RunRecords, engine: Engine
 ) -> None:
     batches.create(NewBatch("b1", "item-batch/b1", 1, item_ids=["a"]))
-    runs.record(_step("a", "r-other", run_pb2.RUN_STATE_RUNNING))
+    runs.record(run_step("a", "r-other", run_pb2.RUN_STATE_RUNNING))
     windows.record_starts("b1", joined=[JoinedRun("a", "r-other")])
     # The run's terminal write, as if it had read the members just before the join committed.
     with engine.begin() as connection:
@@ -148,9 +135,9 @@ def test_open_runs_are_the_batchs_own(
 ) -> None:
     batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["a", "b", "c"]))
     _plan(windows, 0, 5)
-    runs.record(_step("c", "r-other", run_pb2.RUN_STATE_RUNNING))
+    runs.record(run_step("c", "r-other", run_pb2.RUN_STATE_RUNNING))
     windows.record_starts(
         "b1", started=[_started("a"), _started("b")], joined=[JoinedRun("c", "r-other")]
     )
-    runs.record(_step("b", "r-b", run_pb2.RUN_STATE_SUCCEEDED))
+    runs.record(run_step("b", "r-b", run_pb2.RUN_STATE_SUCCEEDED))
     assert windows.open_runs("b1") == [("a", "r-a")]

@@ -10,10 +10,10 @@ from sqlalchemy import Engine, update
 from bubble.processing.v1 import item_pb2, run_pb2
 from bubble_shared.store.batch_window import BatchWindows
 from bubble_shared.store.batches import BatchStore, NewBatch
-from bubble_shared.store.conftest import FakeClock
+from bubble_shared.store.conftest import FakeClock, run_step
 from bubble_shared.store.items import ItemStore, NewImage
 from bubble_shared.store.models import Item
-from bubble_shared.store.run_records import RunRecords, RunStep
+from bubble_shared.store.run_records import RunRecords
 from bubble_shared.store.selection import selector_problems, version_key
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -38,21 +38,6 @@ def _page(batches: BatchStore, batch_id: str, start: int, limit: int) -> tuple[l
         time=T0,
     )
     return plan.item_ids, plan.all_read
-
-
-def _run_step(item_id: str, run_id: str, state: int, **fields: object) -> RunStep:
-    return RunStep(
-        item_id=item_id,
-        workflow_id=f"item-processing/{item_id}",
-        run_id=run_id,
-        queue_time=T0,
-        state=state,  # type: ignore[arg-type]
-        stage=run_pb2.PROCESSING_STAGE_DONE
-        if state != run_pb2.RUN_STATE_RUNNING
-        else run_pb2.PROCESSING_STAGE_ANALYZING,
-        time=T0,
-        **fields,  # type: ignore[arg-type]
-    )
 
 
 def _create_items(store: ItemStore, clock: FakeClock, owners: list[str]) -> list[str]:
@@ -151,13 +136,13 @@ def test_an_empty_selection_finishes_with_total_zero(batches: BatchStore) -> Non
 def test_finishing_waits_for_every_member(batches: BatchStore, runs: RunRecords) -> None:
     batches.create(_listed("b1", ["a", "b"]))
     _page(batches, "b1", 0, 10)
-    runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
+    runs.record(run_step("a", "ra", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
     refused = batches.finish("b1", state=run_pb2.RUN_STATE_SUCCEEDED, time=T0)
     assert not refused.finished
     assert refused.status.state == run_pb2.RUN_STATE_RUNNING
-    runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED))
-    runs.record(_run_step("b", "rb", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
-    runs.record(_run_step("b", "rb", run_pb2.RUN_STATE_SUCCEEDED))
+    runs.record(run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED))
+    runs.record(run_step("b", "rb", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
+    runs.record(run_step("b", "rb", run_pb2.RUN_STATE_SUCCEEDED))
     done = batches.finish("b1", state=run_pb2.RUN_STATE_SUCCEEDED, time=T0 + timedelta(1))
     assert done.finished
     assert done.status.progress.succeeded == 2
@@ -169,9 +154,9 @@ def test_cancelling_counts_the_rest_cancelled_and_freezes_the_counters(
 ) -> None:
     batches.create(_listed("b1", ["a", "b", "c"]))
     _page(batches, "b1", 0, 10)
-    runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
-    runs.record(_run_step("b", "rb", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
-    runs.record(_run_step("b", "rb", run_pb2.RUN_STATE_SUCCEEDED))
+    runs.record(run_step("a", "ra", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
+    runs.record(run_step("b", "rb", run_pb2.RUN_STATE_RUNNING, batch_id="b1"))
+    runs.record(run_step("b", "rb", run_pb2.RUN_STATE_SUCCEEDED))
     error = run_pb2.ProcessingError(code="CANCELLED", message="the batch was cancelled")
     done = batches.finish("b1", state=run_pb2.RUN_STATE_CANCELLED, time=T0, error=error)
     progress = done.status.progress
@@ -180,7 +165,7 @@ def test_cancelling_counts_the_rest_cancelled_and_freezes_the_counters(
     assert (progress.total, progress.pending, progress.running) == (3, 0, 0)
     assert (progress.succeeded, progress.cancelled) == (1, 2)
     # The open run ending later no longer moves a closed batch.
-    runs.record(_run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED))
+    runs.record(run_step("a", "ra", run_pb2.RUN_STATE_SUCCEEDED))
     assert batches.get("b1").progress == progress  # type: ignore[union-attr]
 
 
@@ -191,7 +176,7 @@ def test_failed_ids_are_capped(batches: BatchStore, runs: RunRecords, clock: Fak
     for item_id in ids:
         clock.advance(0.001)
         runs.record(
-            _run_step(item_id, f"r-{item_id}", run_pb2.RUN_STATE_FAILED, batch_id="b1", error=error)
+            run_step(item_id, f"r-{item_id}", run_pb2.RUN_STATE_FAILED, batch_id="b1", error=error)
         )
     status = batches.get("b1")
     assert status is not None

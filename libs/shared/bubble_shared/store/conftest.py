@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from bubble.processing.v1 import run_pb2
 from bubble_shared.store.analysis_cache import AnalysisCache
 from bubble_shared.store.batch_window import BatchWindows
 from bubble_shared.store.batches import BatchStore
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.items import ItemStore
 from bubble_shared.store.notifications import NotificationStore
-from bubble_shared.store.run_records import RunRecords
+from bubble_shared.store.run_records import RunRecords, RunStep
 from bubble_shared.store.run_writes import RunWrites
 from bubble_shared.store.schema import upgrade
 from bubble_shared.testing.databases import DatabaseKind, temporary_database
@@ -33,6 +34,24 @@ class FakeClock:
     def advance(self, seconds: float = 1.0) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
+
+
+STEP_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def run_step(item_id: str, run_id: str, state: int, **fields: object) -> RunStep:
+    """A step of item ``item_id``'s run ``run_id``: analysing while RUNNING, else done."""
+    running = state == run_pb2.RUN_STATE_RUNNING
+    return RunStep(
+        item_id=item_id,
+        workflow_id=f"item-processing/{item_id}",
+        run_id=run_id,
+        queue_time=STEP_TIME,
+        state=state,  # type: ignore[arg-type]
+        stage=run_pb2.PROCESSING_STAGE_ANALYZING if running else run_pb2.PROCESSING_STAGE_DONE,
+        time=STEP_TIME,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
