@@ -1,7 +1,8 @@
 #!/bin/sh
 # The namespace the system runs in and the search attributes it sets on its runs, registered once
-# the Temporal server answers. Runs in temporalio/admin-tools (it ships the temporal CLI); the dev
-# stack runs it too. Safe to run again: what exists is left as it is.
+# the Temporal server answers. Runs in temporalio/admin-tools (it ships the temporal CLI). Safe to
+# run again: what exists is left as it is. The dev stack and the test servers register the same
+# attributes (bubble_shared/temporal/search_attributes.py; a test checks the two lists agree).
 set -eu
 
 : "${TEMPORAL_ADDRESS:?host:port of the Temporal frontend}"

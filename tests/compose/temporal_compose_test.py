@@ -20,11 +20,12 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
 from bubble_shared.binaries import find_binary
+from bubble_shared.temporal import search_attributes
 from bubble_shared.testing.temporal_servers import start_dev_server
 
 ROOT = find_repo_root(Path(__file__).parent)
 TEMPORAL_SERVICES = ("temporal-schema", "temporal", "temporal-setup", "temporal-ui")
-SEARCH_ATTRIBUTES = {"BubbleItemId", "BubbleBatchId", "BubbleOwnerId"}
+SEARCH_ATTRIBUTES = {key.name for key in search_attributes.ALL}
 KEYWORD = 2  # temporalio.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from e2e.system import System, jpeg
+from temporalio.testing import WorkflowEnvironment
 
 from bubble_client import AsyncProcessingClient
 from bubble_client import messages as m
@@ -138,3 +139,35 @@ async def test_a_selector_batch_processes_what_it_selects(system: System) -> Non
     assert nothing.state == m.RunState.SUCCEEDED
     assert nothing.progress is not None
     assert nothing.progress.total == 0
+
+
+async def test_runs_are_found_by_batch_item_and_owner(
+    system: System, dev_server: WorkflowEnvironment
+) -> None:
+    """The search attributes every run carries, queried as an operator would (temporal workflow
+    list -q, the UI's filter): the same visibility query through the client."""
+    async with AsyncProcessingClient(system.target, timeout=30) as client:
+        members = await _items(client, "attribute-owner", 2)
+        batch = await client.start_batch_processing(
+            selector=m.ItemSelector(owner_id="attribute-owner"), max_concurrency=2
+        )
+        await _until(client, batch.batch_id, _closed)
+        alone = (await _items(client, "attribute-owner", 1))[0]
+        await client.start_item_processing(alone)
+
+    async def found(query: str, expected: int) -> list[str]:
+        async with asyncio.timeout(30):  # visibility trails the runs by a moment
+            while True:
+                ids = sorted([run.id async for run in dev_server.client.list_workflows(query)])
+                if len(ids) >= expected:
+                    return ids
+                await asyncio.sleep(0.2)
+
+    by_batch = await found(f"BubbleBatchId = '{batch.batch_id}'", 3)
+    by_owner = await found("BubbleOwnerId = 'attribute-owner'", 4)
+    by_item = await found(f"BubbleItemId = '{alone}'", 1)
+
+    runs = sorted(f"item-processing/{item_id}" for item_id in members)
+    assert by_batch == sorted([*runs, f"item-batch/{batch.batch_id}"])
+    assert by_owner == sorted([*runs, f"item-batch/{batch.batch_id}", f"item-processing/{alone}"])
+    assert by_item == [f"item-processing/{alone}"]

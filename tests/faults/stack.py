@@ -21,6 +21,7 @@ from faults.processes import Process, wait_for_port
 
 from bubble_shared.binaries import find_binary
 from bubble_shared.store import upgrade
+from bubble_shared.temporal import search_attributes
 from bubble_shared.testing.databases import DatabaseKind, temporary_database
 from bubble_shared.testing.ports import free_ports
 from bubble_worker.testing.webhook_receiver import WebhookReceiver, webhook_receiver
@@ -91,6 +92,7 @@ class Stack:
             *("--port", str(self.temporal_port)),
             *("--db-filename", str(self.root / "temporal.db"), *SQLITE_PRAGMAS),
             *("--log-level", "warn"),
+            *search_attributes.dev_server_flags(),
         ]
         self.temporal = self._start("temporal", command, dict(os.environ))
         wait_for_port(

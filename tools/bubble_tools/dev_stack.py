@@ -30,6 +30,7 @@ from typing import IO
 from bubble_shared.binaries import find_binary
 from bubble_shared.settings import EnvReader, TemporalSettings
 from bubble_shared.store import upgrade
+from bubble_shared.temporal import search_attributes
 from bubble_tools.codec_server import make_server, serve_in_thread
 from bubble_tools.readiness import NotPolledError, wait_until_polled, worker_task_queues
 from bubble_tools.stack_caller import example_caller
@@ -177,6 +178,7 @@ def running_stack(
                 *("--db-filename", str(stack.state_dir / "temporal.db"), *SQLITE_PRAGMAS),
                 *("--ui-codec-endpoint", f"http://127.0.0.1:{ports.codec}"),
                 *("--log-level", "warn"),
+                *search_attributes.dev_server_flags(),
             ],
             dict(os.environ),
         )

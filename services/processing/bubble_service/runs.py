@@ -17,14 +17,18 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bubble.processing.v1 import workflows_pb2
 from bubble_service.errors import ServiceError
 from bubble_service.temporal_gate import RPC_TIMEOUT, TemporalGate
-from bubble_shared.temporal import names
+from bubble_shared.temporal import names, search_attributes
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ class Runs:
         self.gate = gate
 
     async def start_item(
-        self, request: workflows_pb2.ItemImageProcessingWorkflowInput
+        self, request: workflows_pb2.ItemImageProcessingWorkflowInput, *, owner_id: str
     ) -> tuple[str, bool]:
         """Starts the item's run; the run ID, and whether another run was already open.
 
@@ -71,10 +75,11 @@ class Runs:
             names.item_workflow_id(request.item_id),
             self._task_queue,
             WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes.for_item_run(item_id=request.item_id, owner_id=owner_id),
         )
 
     async def start_batch(
-        self, request: workflows_pb2.ItemBatchProcessingWorkflowInput
+        self, request: workflows_pb2.ItemBatchProcessingWorkflowInput, *, owner_id: str = ""
     ) -> tuple[str, bool]:
         """Starts the batch; its run ID, and whether it had been started already (a batch ID is
         started once, ever: a retried start finds it, open or closed)."""
@@ -84,6 +89,7 @@ class Runs:
             names.batch_workflow_id(request.batch_id),
             self._batch_task_queue,
             WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes.for_batch(batch_id=request.batch_id, owner_id=owner_id),
         )
 
     async def _start(
@@ -93,6 +99,7 @@ class Runs:
         workflow_id: str,
         task_queue: str,
         reuse: WorkflowIDReusePolicy,
+        attributes: TypedSearchAttributes,
     ) -> tuple[str, bool]:
         """The started run's ID and False, or the ID of the run already open and True."""
         try:
@@ -104,6 +111,7 @@ class Runs:
                     task_queue=task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                     id_reuse_policy=reuse,
+                    search_attributes=attributes,
                     rpc_timeout=RPC_TIMEOUT,
                 )
             )

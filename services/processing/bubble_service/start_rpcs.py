@@ -111,7 +111,9 @@ class StartRpcs:
         if delay:
             workflow_input.start_delay.FromTimedelta(delay)
         queue_time = utc_now()
-        response.run_id, already_open = await deps.temporal.start_item(workflow_input)
+        response.run_id, already_open = await deps.temporal.start_item(
+            workflow_input, owner_id=item.owner_id
+        )
         if already_open:
             # An open run wins (one per item); it may be a concurrent attempt of this request.
             response.already_running = not await self._started_by(
@@ -232,7 +234,9 @@ class StartRpcs:
             item_task_queue=deps.settings.temporal.task_queue,
         )
         try:
-            run_id, _ = await deps.temporal.start_batch(workflow_input)
+            run_id, _ = await deps.temporal.start_batch(
+                workflow_input, owner_id=request.selector.owner_id
+            )
         except Exception:
             if created:
                 await self._forget(batch_id)

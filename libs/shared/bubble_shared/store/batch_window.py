@@ -14,7 +14,7 @@ run's outcome and holds no slot, however long the run lasts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bubble.processing.v1 import item_pb2, run_pb2
 from bubble_shared.store import batch_counting, batch_owners, selection
 from bubble_shared.store.batches import insert_members
-from bubble_shared.store.models import Batch, BatchItem, ItemRun
+from bubble_shared.store.models import Batch, BatchItem, Item, ItemRun
 from bubble_shared.store.run_convert import (
     OPEN_MEMBER_STATES,
     OPEN_RUN_STATES,
@@ -45,6 +45,8 @@ class StartPlan:
     next_position: int
     all_read: bool
     """No member is left after ``next_position``."""
+    owner_ids: dict[str, str] = field(default_factory=dict)
+    """Each planned item's owner (for the run's search attributes)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ class BatchWindows(StoreBase):
             all_read = batch.selection_complete and end >= batch.member_count
             first = 0 if all_read and next_position >= batch.member_count else next_position
             query = (
-                select(BatchItem.item_id)
+                select(BatchItem.item_id, Item.owner_id)
+                .outerjoin(Item, Item.item_id == BatchItem.item_id)
                 .where(
                     BatchItem.batch_id == batch_id,
                     BatchItem.position >= first,
@@ -135,7 +138,8 @@ class BatchWindows(StoreBase):
                 .order_by(BatchItem.position)
                 .limit(free)
             )
-            return StartPlan(list(session.scalars(query)), end, all_read)
+            owners = {row.item_id: row.owner_id or "" for row in session.execute(query)}
+            return StartPlan(list(owners), end, all_read, owners)
 
     def record_starts(
         self,

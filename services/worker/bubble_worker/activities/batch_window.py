@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from bubble.processing.v1 import activities_pb2, workflows_pb2
 from bubble_shared.store import BatchWindows, JoinedRun, StartedRun, Window
 from bubble_shared.store.timestamps import utc_now
-from bubble_shared.temporal import names
+from bubble_shared.temporal import names, search_attributes
 
 STARTS_AT_ONCE = 32
 """Start (or cancel) requests in flight at once: enough to fill a window of hundreds in well under
@@ -96,7 +96,12 @@ class BatchWindowActivities:
             continued_as_new_count=request.continued_as_new_count,
             time=request.time.ToDatetime(tzinfo=UTC),
         )
-        starts = await _bounded([self._start(request, item_id) for item_id in plan.item_ids])
+        starts = await _bounded(
+            [
+                self._start(request, item_id, plan.owner_ids.get(item_id, ""))
+                for item_id in plan.item_ids
+            ]
+        )
         started = [run for run in starts if isinstance(run, StartedRun)]
         joined = [run for run in starts if isinstance(run, JoinedRun)]
         # What did start is recorded even when other starts failed, so that the retry (this
@@ -121,7 +126,7 @@ class BatchWindowActivities:
                 return
 
     async def _start(
-        self, request: activities_pb2.AdvanceBatchInput, item_id: str
+        self, request: activities_pb2.AdvanceBatchInput, item_id: str, owner_id: str
     ) -> StartedRun | JoinedRun | None:
         """Starts the member's run; the open run to join when the item has one; None when the
         start was refused without saying which run is open (the member is tried again later)."""
@@ -139,6 +144,9 @@ class BatchWindowActivities:
                 task_queue=request.item_task_queue or self._task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=search_attributes.for_item_run(
+                    item_id=item_id, owner_id=owner_id, batch_id=request.batch_id
+                ),
             )
         except WorkflowAlreadyStartedError as err:
             return JoinedRun(item_id, err.run_id) if err.run_id else None
