@@ -159,6 +159,14 @@ def expected_failure(  # noqa: PLR0911 - one return per kind of failure, in orde
         )
     if _is_connection_failure(error):
         return temporal_unavailable()
+    if isinstance(error, RPCError) and "search attribute" in error.message:
+        # The namespace lacks our search attributes: a deployment step was skipped.
+        return ServiceError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"Temporal refused the run ({error.message}): the namespace needs the Bubble* search "
+            "attributes registered (docker/temporal/setup-namespace.sh)",
+            "TEMPORAL_NOT_SET_UP",
+        )
     if isinstance(
         error,
         sqlalchemy.exc.OperationalError

@@ -70,6 +70,24 @@ def test_unreachable_dependencies_are_unavailable_and_bugs_are_not_expected() ->
     assert "internal error" in INTERNAL.message
 
 
+def test_a_namespace_without_our_search_attributes_is_a_failed_precondition() -> None:
+    refused = RPCError(
+        "Namespace default has no mapping defined for search attribute BubbleItemId",
+        RPCStatusCode.INVALID_ARGUMENT,
+        b"",
+    )
+
+    failure = expected_failure(refused)
+
+    assert failure is not None
+    assert (failure.code, failure.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "TEMPORAL_NOT_SET_UP",
+    )
+    assert "BubbleItemId" in failure.message
+    assert "setup-namespace.sh" in failure.message
+
+
 def test_every_status_code_converts_to_its_number() -> None:
     for code in (
         grpc.StatusCode.PERMISSION_DENIED,
