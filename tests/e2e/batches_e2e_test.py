@@ -71,7 +71,9 @@ async def test_a_batch_cancelled_midway_cancels_its_runs_and_counts_the_rest(
     system: System,
 ) -> None:
     async with AsyncProcessingClient(system.target, timeout=30) as client:
-        item_ids = await _items(client, "cancel", 12)
+        # Enough items that the cancellation, which reaches the batch when its current tick ends
+        # (within about two seconds), lands midway: 40 items at 2 at a time take several seconds.
+        item_ids = await _items(client, "cancel", 40)
         batch = await client.start_batch_processing(item_ids, max_concurrency=2)
         await _until(client, batch.batch_id, lambda status: _finished(status) >= 1)
         cancelled = await client.cancel_processing(batch_id=batch.batch_id, reason="enough")
@@ -82,8 +84,8 @@ async def test_a_batch_cancelled_midway_cancels_its_runs_and_counts_the_rest(
     assert final.state == m.RunState.CANCELLED
     progress = final.progress
     assert progress is not None
-    assert (progress.total, progress.pending, progress.running) == (12, 0, 0)
-    assert progress.succeeded + progress.cancelled + progress.failed == 12
+    assert (progress.total, progress.pending, progress.running) == (40, 0, 0)
+    assert progress.succeeded + progress.cancelled + progress.failed == 40
     assert progress.cancelled >= 1
     statuses = [item.status for item in items]
     assert statuses.count(m.ItemStatus.PROCESSED) == progress.succeeded
