@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from bubble_tools.repo import find_repo_root
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 
@@ -26,7 +27,7 @@ from bubble_shared.testing.temporal_servers import start_dev_server
 ROOT = find_repo_root(Path(__file__).parent)
 TEMPORAL_SERVICES = ("temporal-schema", "temporal", "temporal-setup", "temporal-ui")
 SEARCH_ATTRIBUTES = {key.name for key in search_attributes.ALL}
-KEYWORD = 2  # temporalio.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+KEYWORD = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
 
 
 def _services() -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ run's outcome and holds no slot, however long the run lasts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
@@ -41,12 +41,15 @@ from bubble_shared.store.timestamps import require_aware
 class StartPlan:
     """The members to start now, in order, and where the next tick goes on."""
 
-    item_ids: list[str]
+    members: dict[str, str]
+    """Item ID -> its owner (for the run's search attributes), in the order to start them."""
     next_position: int
     all_read: bool
     """No member is left after ``next_position``."""
-    owner_ids: dict[str, str] = field(default_factory=dict)
-    """Each planned item's owner (for the run's search attributes)."""
+
+    @property
+    def item_ids(self) -> list[str]:
+        return list(self.members)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class BatchWindows(StoreBase):
             if batch is None:
                 raise LookupError(f"batch {batch_id!r} does not exist")
             if batch.state in TERMINAL_STATE_NAMES:  # ended meanwhile (e.g. reconciled)
-                return StartPlan([], next_position, all_read=True)
+                return StartPlan({}, next_position, all_read=True)
             before = _seen(batch)
             if batch.state == "QUEUED":
                 batch.state = "RUNNING"
@@ -138,8 +141,8 @@ class BatchWindows(StoreBase):
                 .order_by(BatchItem.position)
                 .limit(free)
             )
-            owners = {row.item_id: row.owner_id or "" for row in session.execute(query)}
-            return StartPlan(list(owners), end, all_read, owners)
+            members = {row.item_id: row.owner_id or "" for row in session.execute(query)}
+            return StartPlan(members, end, all_read)
 
     def record_starts(
         self,

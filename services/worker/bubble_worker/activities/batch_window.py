@@ -98,8 +98,8 @@ class BatchWindowActivities:
         )
         starts = await _bounded(
             [
-                self._start(request, item_id, plan.owner_ids.get(item_id, ""))
-                for item_id in plan.item_ids
+                self._start(request, item_id, owner_id)
+                for item_id, owner_id in plan.members.items()
             ]
         )
         started = [run for run in starts if isinstance(run, StartedRun)]
