@@ -46,8 +46,14 @@ def describe_item(item: m.Item) -> str:
 def describe_suggestions(suggestions: m.ItemSuggestions, images: list[m.ItemImage]) -> list[str]:
     """Every field that has a value, each on its own: an empty title says nothing of the rest."""
     lines = []
+    sources = suggestions.sources or m.SuggestionSources()
     if suggestions.title:
-        lines.append(f"  suggested title: {suggestions.title}")
+        lines.append(f"  suggested title: {suggestions.title}{_from(sources.title)}")
+    if suggestions.category:
+        lines.append(f"  category: {suggestions.category}{_from(sources.category)}")
+    if suggestions.description:
+        lines.append(f"  description: {suggestions.description}{_from(sources.description)}")
+    lines += [f"  attribute: {name} = {value}" for name, value in suggestions.attributes.items()]
     if suggestions.tags:
         lines.append(f"  tags: {', '.join(suggestions.tags)}")
     if suggestions.colors:
@@ -62,7 +68,15 @@ def describe_suggestions(suggestions: m.ItemSuggestions, images: list[m.ItemImag
         f"  warning: {warning.kind.name}  image {warning.image_id}  {warning.message}"
         for warning in suggestions.quality_warnings
     ]
+    lines += [f"  suggestion warning: {warning}" for warning in suggestions.suggestion_warnings]
     return lines
+
+
+def _from(source: m.SuggestionSource) -> str:
+    """Where a suggestion came from, when the model was involved (a reader then wants to know)."""
+    if source == m.SuggestionSource.VISION_MODEL:
+        return "  (vision model)"
+    return ""
 
 
 def _image_name(image_id: str, images: list[m.ItemImage]) -> str:

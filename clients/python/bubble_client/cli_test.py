@@ -119,6 +119,34 @@ def test_files_and_uris_keep_their_command_line_order(
     assert created["images"] == ["items/a.jpg", front, back, "b.jpg"]
 
 
+def test_get_shows_the_vision_models_suggestions_and_where_they_came_from(
+    fake: type[FakeClient],
+) -> None:
+    model = m.SuggestionSource.VISION_MODEL
+    fake.replies["item"] = m.Item(
+        item_id="i1",
+        owner_id="u1",
+        status=m.ItemStatus.PROCESSED,
+        suggestions=m.ItemSuggestions(
+            title="Nike Air Max 90",
+            category="Shoes > Sneakers",
+            description="Classic sneakers.",
+            attributes={"brand": "Nike"},
+            sources=m.SuggestionSources(title=model, category=model, model="llava"),
+            suggestion_warnings=["the vision model's tags were dropped: a tag is unusable"],
+        ),
+    )
+
+    code, out = _run("get", "i1")
+
+    assert code == 0
+    assert "suggested title: Nike Air Max 90  (vision model)" in out
+    assert "category: Shoes > Sneakers  (vision model)" in out
+    assert "description: Classic sneakers.\n" in out
+    assert "attribute: brand = Nike" in out
+    assert "suggestion warning: the vision model's tags were dropped: a tag is unusable" in out
+
+
 def test_get_shows_each_suggestion_that_has_a_value(fake: type[FakeClient]) -> None:
     fake.replies["item"] = m.Item(
         item_id="i1",

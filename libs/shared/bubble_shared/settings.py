@@ -83,6 +83,20 @@ class EnvReader:
             return default
         return value
 
+    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a number")
+            return default
+        if not minimum <= value <= maximum:
+            self.problems.append(f"{name}={value:g} is outside {minimum:g}..{maximum:g}")
+            return default
+        return value
+
     def flag(self, name: str, default: bool) -> bool:
         raw = self._raw(name)
         if raw is None:

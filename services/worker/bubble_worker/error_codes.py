@@ -33,6 +33,12 @@ MEDIA_UNAVAILABLE = "MEDIA_UNAVAILABLE"
 ANALYSIS_PROCESS_DIED = "ANALYSIS_PROCESS_DIED"
 TEMPORAL_UNAVAILABLE = "TEMPORAL_UNAVAILABLE"
 """A batch's tick could not start or cancel runs: Temporal's frontend did not answer."""
+VISION_MODEL_UNAVAILABLE = "VISION_MODEL_UNAVAILABLE"
+"""The vision model timed out, was unreachable or answered 408/429/5xx: retried (honouring its
+Retry-After) within the budget, then the run goes on with the image facts."""
+VISION_MODEL_REFUSED = "VISION_MODEL_REFUSED"
+"""The vision model answered another 4xx (key, model or URL wrong): final for the run, which goes
+on with the image facts. Neither vision code ever reaches an item."""
 INFRASTRUCTURE_TYPES = frozenset(
     {DATABASE_UNAVAILABLE, MEDIA_UNAVAILABLE, ANALYSIS_PROCESS_DIED, TEMPORAL_UNAVAILABLE}
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
+from bubble_worker.vision.settings import VisionModelSettings
 
 BATCH_SLOTS = 8
 """Workflow tasks and page reads of batches at once, on the batch queue: each is short, and a
@@ -15,11 +16,13 @@ batch has one at a time."""
 
 
 class Queues(Enum):
-    """Which task queues this process polls: both, or one so each can scale on its own."""
+    """Which task queues this process polls: all, or one so each can scale on its own."""
 
     ALL = "all"
     WORKFLOWS = "workflows"
     ANALYSIS = "analysis"
+    VISION_MODEL = "vision-model"
+    """Only the vision model's queue (polled by ALL too, when a model is configured)."""
 
     @property
     def runs_workflows(self) -> bool:
@@ -28,6 +31,10 @@ class Queues(Enum):
     @property
     def runs_analysis(self) -> bool:
         return self in (Queues.ALL, Queues.ANALYSIS)
+
+    @property
+    def runs_vision_model(self) -> bool:
+        return self in (Queues.ALL, Queues.VISION_MODEL)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 30.0
     retry_budget_seconds: float = 3600.0
     retry_max_interval_seconds: float = 60.0
+    vision_model: VisionModelSettings | None = None
+    """The model asked for suggestions; None: the image facts are the suggestions. Set it on
+    the analysis workers (they tell the runs to ask it) and the vision-model workers alike."""
 
     @property
     def database_threads(self) -> int:
@@ -59,6 +69,8 @@ class WorkerSettings:
             threads += BATCH_SLOTS
         if self.queues.runs_analysis:
             threads += self.max_concurrent_analyses
+        if self.queues.runs_vision_model and self.vision_model is not None:
+            threads += self.vision_model.max_concurrent_requests
         return threads
 
     @classmethod
@@ -129,6 +141,12 @@ class WorkerSettings:
                 minimum=0.1,
                 maximum=3600,
             ),
+            vision_model=VisionModelSettings.read(env),
         )
+        if queues is Queues.VISION_MODEL and settings.vision_model is None:
+            env.problems.append(
+                "WORKER_QUEUES=vision-model needs VISION_MODEL_URL and VISION_MODEL: a worker for"
+                " the vision model's queue has no model to ask"
+            )
         env.raise_if_invalid()
         return settings

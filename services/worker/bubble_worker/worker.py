@@ -23,6 +23,7 @@ from bubble_shared.store import (
     NotificationStore,
     RunRecords,
     RunWrites,
+    VisionAnswerCache,
 )
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
@@ -31,8 +32,10 @@ from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.item_writes import ItemWrites
 from bubble_worker.activities.notify import Notifications
 from bubble_worker.activities.read_model import ReadModelWrites
+from bubble_worker.activities.vision_suggest import VisionSuggestions
 from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
 from bubble_worker.settings import BATCH_SLOTS, WorkerSettings
+from bubble_worker.vision.client import ChatCompletions
 from bubble_worker.workflows import (
     WORKFLOW_RUNNER,
     ItemBatchProcessingWorkflow,
@@ -48,6 +51,7 @@ class WorkerResources:
     executors: list[ThreadPoolExecutor]
     analysis_pool: AnalysisPool | None = None
     webhook: WebhookSender | None = None
+    vision_model: ChatCompletions | None = None
 
     def close(self) -> None:
         for executor in self.executors:
@@ -56,6 +60,8 @@ class WorkerResources:
             self.analysis_pool.shutdown()
         if self.webhook is not None:
             self.webhook.close()
+        if self.vision_model is not None:
+            self.vision_model.close()
 
 
 def build_workers(
@@ -145,6 +151,7 @@ def build_workers(
             media_root=settings.store.media_root,
             pool=resources.analysis_pool,
             default_analyzer=settings.analyzer,
+            vision_model=settings.vision_model,
         )
         executor = ThreadPoolExecutor(
             settings.max_concurrent_analyses, thread_name_prefix="analysis"
@@ -161,4 +168,37 @@ def build_workers(
                 graceful_shutdown_timeout=grace,
             )
         )
+    if settings.queues.runs_vision_model and settings.vision_model is not None:
+        workers.append(_vision_model_worker(client, settings, engine, resources))
     return workers, resources
+
+
+def _vision_model_worker(
+    client: Client, settings: WorkerSettings, engine: Engine, resources: WorkerResources
+) -> Worker:
+    """The worker of the vision model's queue. Temporal's matching service hands its tasks out at
+    most VISION_MODEL_MAX_REQUESTS_PER_SECOND for all such workers together: the model's rate
+    limit holds however many workers poll, and items wait in the queue rather than being
+    refused by the model."""
+    vision = settings.vision_model
+    assert vision is not None
+    resources.vision_model = ChatCompletions(vision)
+    suggestions = VisionSuggestions(
+        items=ItemStore(engine),
+        answers=VisionAnswerCache(engine),
+        media_root=settings.store.media_root,
+        settings=vision,
+        model=resources.vision_model,
+    )
+    executor = ThreadPoolExecutor(vision.max_concurrent_requests, thread_name_prefix="vision")
+    resources.executors.append(executor)
+    return Worker(
+        client,
+        task_queue=vision.task_queue,
+        activities=[suggestions.suggest_with_vision_model],
+        activity_executor=executor,
+        interceptors=[ErrorBoundary()],
+        max_concurrent_activities=vision.max_concurrent_requests,
+        max_task_queue_activities_per_second=vision.max_requests_per_second,
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
+    )

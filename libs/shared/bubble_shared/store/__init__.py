@@ -12,6 +12,7 @@ runs = RunRecords(engine)                  # the read model of item runs (GetSta
 batches = BatchStore(engine)               # batches, their members and counters
 windows = BatchWindows(engine)             # a running batch's window: what to start next
 uploads = UploadStore(engine)              # images uploaded in chunks, until CreateItem uses them
+answers = VisionAnswerCache(engine)        # vision-model answers by images, text, model, prompt
 """
 
 from bubble_shared.store.analysis_cache import AnalysisCache
@@ -36,6 +37,7 @@ from bubble_shared.store.run_records import RunRecords, RunStep
 from bubble_shared.store.run_writes import ItemClaim, RunWrites
 from bubble_shared.store.schema import upgrade
 from bubble_shared.store.uploads import StoredUpload, UploadStore
+from bubble_shared.store.vision_answers import VisionAnswerCache
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -63,6 +65,7 @@ __all__ = [
     "StoredResponse",
     "StoredUpload",
     "UploadStore",
+    "VisionAnswerCache",
     "Window",
     "create_engine",
     "upgrade",

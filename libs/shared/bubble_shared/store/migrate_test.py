@@ -30,6 +30,7 @@ TABLES = {
     "batches",
     "batch_items",
     "uploads",
+    "vision_model_answers",
     "alembic_version",
 }
 

@@ -208,6 +208,25 @@ class AnalysisCacheEntry(Base):
     create_time: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class VisionModelAnswer(Base):
+    """A vision model's validated answer about an item's pictures, by what it was asked.
+
+    ``cache_key`` is the SHA-256 of everything the answer depends on (the images' bytes, the
+    owner's text, the model and the prompt version), so a key never goes stale: the first
+    writer wins, like the analysis cache. ``model`` and ``prompt_version`` are kept for
+    operators (which answers a model or a prompt change leaves behind).
+    """
+
+    __tablename__ = "vision_model_answers"
+
+    cache_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255))
+    prompt_version: Mapped[str] = mapped_column(String(64))
+    # Serialized analysis_pb2.ItemSuggestions holding only the model's fields.
+    answer: Mapped[bytes] = mapped_column(LargeBinary)
+    create_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class RequestRecord(Base):
     """The first answer to an idempotent request (AIP-155), kept so a retry gets the same answer.
 

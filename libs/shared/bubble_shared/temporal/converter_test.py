@@ -34,7 +34,10 @@ def _messages(module: ModuleType) -> list[type[google.protobuf.message.Message]]
 def _populate(message: google.protobuf.message.Message, depth: int = 0) -> None:
     """Sets every field (recursively, a few levels deep) so a round trip has something to lose."""
     for field in message.DESCRIPTOR.fields:
-        if field.message_type is not None:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            entry = field.message_type.fields_by_name
+            getattr(message, field.name)[_scalar(entry["key"])] = _scalar(entry["value"])
+        elif field.message_type is not None:
             if depth >= 4:
                 continue
             if field.is_repeated:

@@ -1,6 +1,6 @@
 """Pytest fixtures that tests of several services share; import them into a conftest.py.
 
-    from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
+from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 """
 
 from __future__ import annotations

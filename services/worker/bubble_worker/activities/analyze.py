@@ -41,6 +41,7 @@ from bubble_worker.analysis import (
 from bubble_worker.analysis.errors import IMAGE_NOT_FOUND
 from bubble_worker.analysis.files import checked_file_size
 from bubble_worker.analysis.report import ImageProblem, image_label, summarize
+from bubble_worker.vision.settings import VisionModelSettings
 
 HEARTBEAT_EVERY_SECONDS = 5.0
 ANALYZING = run_pb2.PROCESSING_STAGE_ANALYZING
@@ -62,8 +63,10 @@ class AnalyzeItemImages:
         media_root: Path,
         pool: AnalysisPool,
         default_analyzer: str = "",
+        vision_model: VisionModelSettings | None = None,
     ) -> None:
         self._run_writes = run_writes
+        self._vision_model = vision_model
         self._cache = cache
         self._media_root = media_root
         self._pool = pool
@@ -99,11 +102,16 @@ class AnalyzeItemImages:
         analyzer = self._analyzer(request.analyzer)
         analyses, cache_hits = self._analyze_all(images, analyzer)
         ordered = [analyses[image.image_id] for image in images]
-        return activities_pb2.AnalyzeItemImagesOutput(
+        output = activities_pb2.AnalyzeItemImagesOutput(
             analysis=analysis_pb2.ItemAnalysis(item_id=request.item_id, images=ordered),
             suggestions=suggest_for_item(ordered, item_title=claim.item.title),
             cache_hits=cache_hits,
         )
+        if self._vision_model is not None:
+            # The workflow asks the model next: it learns of it here, in its history.
+            output.vision_model = self._vision_model.model
+            output.vision_model_task_queue = self._vision_model.task_queue
+        return output
 
     def _analyzer(self, name: str) -> Analyzer:
         try:

@@ -97,10 +97,7 @@ class BatchWindowActivities:
             time=request.time.ToDatetime(tzinfo=UTC),
         )
         starts = await _bounded(
-            [
-                self._start(request, item_id, owner_id)
-                for item_id, owner_id in plan.members.items()
-            ]
+            [self._start(request, item_id, owner_id) for item_id, owner_id in plan.members.items()]
         )
         started = [run for run in starts if isinstance(run, StartedRun)]
         joined = [run for run in starts if isinstance(run, JoinedRun)]

@@ -1,4 +1,7 @@
-"""Item-level suggestions (title, tags, colours, warnings, cover image) from image analyses."""
+"""Item-level suggestions (title, tags, colours, warnings, cover image) from image analyses.
+
+These are the image facts: what a vision model adds (``bubble_worker.vision``) is merged into
+them, and when there is no model, or it fails, they are the suggestions."""
 
 from __future__ import annotations
 
@@ -28,10 +31,6 @@ MIN_SHORT_SIDE: Final = 500
 """Shorter side in pixels below which an image is TOO_SMALL: the common marketplace minimum,
 and smaller images look soft in the 768 px item view and cannot be zoomed."""
 
-HIGH_RESOLUTION_MIN_SHORT_SIDE: Final = 1200
-"""Shorter side from which an image earns the "high-resolution" tag: enough for a full-width
-zoom on a high-density phone screen."""
-
 TOO_DARK_MAX_BRIGHTNESS: Final = 0.15
 """Mean luma below which shadows swallow the product, and low enough that deliberately dark,
 low-key shots (a dark product on black) stay unflagged."""
@@ -50,11 +49,6 @@ re-encoded copy changes at most a few of the 64 bits (at most 4 in the tests); u
 differ in about half of them. Kept well below that so two angles of one product are not taken
 for copies."""
 
-# Brightness that earns the "dark" / "bright" tags: clearly low- or high-key, without being bad
-# enough for a warning.
-DARK_TAG_MAX_BRIGHTNESS: Final = 0.3
-BRIGHT_TAG_MIN_BRIGHTNESS: Final = 0.7
-
 SQUARE_TOLERANCE: Final = 0.05
 """Relative difference of the sides up to which an image is tagged "square"; crops are rarely
 exact."""
@@ -71,7 +65,8 @@ _PENALTIES: Final[dict[analysis_pb2.QualityWarningKind.ValueType, int]] = {
     analysis_pb2.QUALITY_WARNING_KIND_TOO_BRIGHT: 2,
     analysis_pb2.QUALITY_WARNING_KIND_LOW_CONTRAST: 1,
 }
-"""How much each warning disqualifies an image as the cover (see :func:`_primary_index`)."""
+"""How much each warning disqualifies an image as the cover (see :func:`_primary_index`) or as
+the one of two near-duplicates to keep."""
 
 _COLOR_WORDS: Final = re.compile(
     r"\b(?:"
@@ -105,26 +100,41 @@ def suggest_for_item(
     if not analyses:
         return analysis_pb2.ItemSuggestions()
     images = [_Image(position, analysis) for position, analysis in enumerate(analyses, start=1)]
-    warnings = [_warnings(image, images[: image.position - 1]) for image in images]
-    primary = analyses[_primary_index(warnings)]
+    own = [_own_warnings(image) for image in images]
+    warnings = [
+        _duplicate_warnings(image, images, own) or own_
+        for image, own_ in zip(images, own, strict=False)
+    ]
+    primary = analyses[_primary_index(analyses, warnings)]
     colors = _item_colors(analyses)
+    title = _title(item_title, colors)
     return analysis_pb2.ItemSuggestions(
-        title=_title(item_title, colors),
+        title=title,
         tags=_tags(colors, primary),
         colors=colors,
         quality_warnings=[warning for image_warnings in warnings for warning in image_warnings],
         primary_image_id=primary.image_id,
         primary_thumbnails=primary.thumbnails,
+        sources=analysis_pb2.SuggestionSources(
+            title=analysis_pb2.SUGGESTION_SOURCE_IMAGE_FACTS
+            if title
+            else analysis_pb2.SUGGESTION_SOURCE_UNSPECIFIED
+        ),
     )
 
 
-def _warnings(image: _Image, earlier: Sequence[_Image]) -> list[analysis_pb2.QualityWarning]:
-    """The warnings of one image, in a fixed order of kinds.
+def _duplicate_warnings(
+    image: _Image, images: Sequence[_Image], own: Sequence[Sequence[analysis_pb2.QualityWarning]]
+) -> list[analysis_pb2.QualityWarning]:
+    """The image's duplicate warning and its own warnings, or [] when it duplicates nothing.
 
-    An exact duplicate gets only that warning: its other problems are the earlier copy's and
-    are reported there.
+    An exact duplicate (the later copy of the same file) gets only that warning: its other
+    problems are the earlier copy's and are reported there. Of two images that look almost the
+    same, the worse one (more serious warnings, then less sharp, then later) is the duplicate:
+    a blurry first shot is not kept over the sharp retake that follows it.
     """
     analysis, number = image.analysis, image.position
+    earlier = images[: number - 1]
     original = next(
         (e for e in earlier if analysis.sha256 and e.analysis.sha256 == analysis.sha256), None
     )
@@ -140,21 +150,57 @@ def _warnings(image: _Image, earlier: Sequence[_Image]) -> list[analysis_pb2.Qua
                 related=original.analysis.image_id,
             )
         ]
-    found = []
-    similar = _nearest_duplicate(image, earlier)
-    if similar is not None:
-        distance, match = similar
-        found.append(
-            _warning(
-                analysis_pb2.QUALITY_WARNING_KIND_NEAR_DUPLICATE,
-                image,
-                f"Image {number} looks almost the same as image {match.position}; show another"
-                " angle or detail instead.",
-                value=distance,
-                threshold=NEAR_DUPLICATE_MAX_DISTANCE,
-                related=match.analysis.image_id,
-            )
+    rank = _ranks(images, own)
+    better = [
+        other
+        for other in images
+        if other is not image
+        and rank[other.position] < rank[image.position]
+        and not _is_later_copy(other, images)
+    ]
+    similar = _nearest_duplicate(image, better)
+    if similar is None:
+        return []
+    distance, match = similar
+    return [
+        _warning(
+            analysis_pb2.QUALITY_WARNING_KIND_NEAR_DUPLICATE,
+            image,
+            f"Image {number} looks almost the same as image {match.position}, which is better;"
+            " show another angle or detail instead.",
+            value=distance,
+            threshold=NEAR_DUPLICATE_MAX_DISTANCE,
+            related=match.analysis.image_id,
+        ),
+        *own[number - 1],
+    ]
+
+
+def _ranks(
+    images: Sequence[_Image], own: Sequence[Sequence[analysis_pb2.QualityWarning]]
+) -> dict[int, tuple[int, float, int]]:
+    """Each image's rank (position -> sortable key): milder warnings, then sharper, then earlier."""
+    return {
+        image.position: (
+            _penalty(own[image.position - 1]),
+            -image.analysis.sharpness,
+            image.position,
         )
+        for image in images
+    }
+
+
+def _is_later_copy(image: _Image, images: Sequence[_Image]) -> bool:
+    sha256 = image.analysis.sha256
+    return bool(sha256) and any(
+        other.analysis.sha256 == sha256 for other in images[: image.position - 1]
+    )
+
+
+def _own_warnings(image: _Image) -> list[analysis_pb2.QualityWarning]:
+    """The warnings of one image about itself (not about its duplicates), in a fixed order."""
+    analysis, number = image.analysis, image.position
+    found = []
     short_side = min(analysis.width, analysis.height)
     if short_side < MIN_SHORT_SIDE:
         found.append(
@@ -211,15 +257,15 @@ def _warnings(image: _Image, earlier: Sequence[_Image]) -> list[analysis_pb2.Qua
     return found
 
 
-def _nearest_duplicate(image: _Image, earlier: Sequence[_Image]) -> tuple[int, _Image] | None:
-    """The earlier image whose perceptual hash is closest within the threshold (the first on a
+def _nearest_duplicate(image: _Image, others: Sequence[_Image]) -> tuple[int, _Image] | None:
+    """The other image whose perceptual hash is closest within the threshold (the first on a
     tie), with its distance. Hashes of different algorithms are not comparable."""
     analysis = image.analysis
     if not analysis.perceptual_hash:
         return None
     candidates = [
         (hamming_distance(analysis.perceptual_hash, other.analysis.perceptual_hash), other)
-        for other in earlier
+        for other in others
         if other.analysis.perceptual_hash
         and other.analysis.perceptual_hash_algorithm == analysis.perceptual_hash_algorithm
     ]
@@ -246,16 +292,24 @@ def _warning(
     )
 
 
-def _primary_index(warnings: Sequence[Sequence[analysis_pb2.QualityWarning]]) -> int:
-    """Index of the suggested cover image: the lowest sum of warning penalties, the earliest on
-    a tie.
+def _penalty(warnings: Sequence[analysis_pb2.QualityWarning]) -> int:
+    return sum(_PENALTIES.get(warning.kind, 1) for warning in warnings)
 
-    Owners usually put their favourite image first, so position decides between images without
-    problems; the measures only matter through the warnings they trigger. Duplicates weigh
-    most, so the earlier copy of a duplicated image is preferred.
+
+def _primary_index(
+    analyses: Sequence[analysis_pb2.ImageAnalysis],
+    warnings: Sequence[Sequence[analysis_pb2.QualityWarning]],
+) -> int:
+    """Index of the suggested cover image: the sharpest of the images without warnings (well
+    exposed, large enough, not a duplicate), the earliest on a tie; when every image has some,
+    the mildest warnings first, then the sharpest.
+
+    Duplicates weigh most, so the kept image of a duplicated pair is preferred.
     """
-    scores = [sum(_PENALTIES.get(w.kind, 1) for w in image_warnings) for image_warnings in warnings]
-    return min(range(len(scores)), key=lambda index: (scores[index], index))
+    return min(
+        range(len(analyses)),
+        key=lambda index: (_penalty(warnings[index]), -analyses[index].sharpness, index),
+    )
 
 
 def _item_colors(analyses: Sequence[analysis_pb2.ImageAnalysis]) -> list[str]:
@@ -270,33 +324,19 @@ def _item_colors(analyses: Sequence[analysis_pb2.ImageAnalysis]) -> list[str]:
 
 
 def _title(item_title: str, colors: Sequence[str]) -> str:
-    """A title with the dominant colour, e.g. "Red leather jacket", or "" when there is nothing
-    better than the owner's own title (no colours, or the title already names one)."""
+    """The owner's title with the dominant colour, e.g. "Leather jacket in red", or "" when
+    there is nothing to add: no title to add it to (colours alone name no item), no colours, or
+    the title already names one. The owner's words keep their spelling ("iPhone", "USB")."""
     title = " ".join(item_title.split())
-    if not colors:
+    if not title or not colors or _COLOR_WORDS.search(title):
         return ""
-    if not title:
-        return f"{_capitalized(' and '.join(colors[:2]))} item"
-    if _COLOR_WORDS.search(title):
-        return ""
-    first_word = title.split(" ", 1)[0]
-    if first_word[:1].isupper() and first_word[1:].islower():
-        # "Leather jacket" -> "Red leather jacket"; "iPhone" or "USB" keep their spelling.
-        title = title[0].lower() + title[1:]
-    return f"{_capitalized(colors[0])} {title}"
+    return f"{title} in {colors[0]}"
 
 
 def _tags(colors: Sequence[str], primary: analysis_pb2.ImageAnalysis) -> list[str]:
+    """What a buyer could search for: colours and the cover's shape. Image quality (resolution,
+    exposure, focus) is never a tag; it is a warning for the owner."""
     tags = [*colors, _orientation(primary.width, primary.height)]
-    short_side = min(primary.width, primary.height)
-    if short_side >= HIGH_RESOLUTION_MIN_SHORT_SIDE:
-        tags.append("high-resolution")
-    elif short_side < MIN_SHORT_SIDE:
-        tags.append("low-resolution")
-    if primary.brightness >= BRIGHT_TAG_MIN_BRIGHTNESS:
-        tags.append("bright")
-    elif primary.brightness <= DARK_TAG_MAX_BRIGHTNESS:
-        tags.append("dark")
     if primary.has_alpha:
         tags.append("transparent-background")
     return list(dict.fromkeys(tag.lower() for tag in tags))[:MAX_TAGS]
@@ -306,7 +346,3 @@ def _orientation(width: int, height: int) -> str:
     if abs(width - height) <= SQUARE_TOLERANCE * max(width, height):
         return "square"
     return "portrait" if height > width else "landscape"
-
-
-def _capitalized(text: str) -> str:
-    return text[:1].upper() + text[1:]

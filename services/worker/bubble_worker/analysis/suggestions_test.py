@@ -53,21 +53,25 @@ def test_no_images_no_suggestions() -> None:
 @pytest.mark.parametrize(
     ("item_title", "expected"),
     [
-        ("Leather jacket", "Red leather jacket"),
-        ("  leather   jacket ", "Red leather jacket"),
-        ("iPhone 13 case", "Red iPhone 13 case"),
-        ("USB cable", "Red USB cable"),
+        ("Leather jacket", "Leather jacket in red"),
+        ("  leather   jacket ", "leather jacket in red"),
+        ("Nike Air Max 90 sneakers", "Nike Air Max 90 sneakers in red"),
+        ("iPhone 13 case", "iPhone 13 case in red"),
         ("Dark red leather jacket", ""),
         ("Grey hoodie", ""),
-        ("", "Red and white item"),
     ],
 )
-def test_title(item_title: str, expected: str) -> None:
-    assert suggest_for_item([analysis("a")], item_title=item_title).title == expected
+def test_title_keeps_the_owners_words_as_typed(item_title: str, expected: str) -> None:
+    suggestions = suggest_for_item([analysis("a")], item_title=item_title)
+
+    assert suggestions.title == expected
+    source = analysis_pb2.SUGGESTION_SOURCE_IMAGE_FACTS if expected else 0
+    assert suggestions.sources.title == source
 
 
-def test_title_with_a_single_colour_and_without_colours() -> None:
-    assert suggest_for_item([analysis("a", colors=(("navy", 1.0),))]).title == "Navy item"
+def test_no_title_is_invented_when_there_is_nothing_to_add() -> None:
+    assert suggest_for_item([analysis("a")]).title == ""
+    assert suggest_for_item([analysis("a", colors=(("navy", 1.0),))]).title == ""
     assert suggest_for_item([analysis("a", colors=())], item_title="Lamp").title == ""
 
 
@@ -86,14 +90,25 @@ def test_tags_describe_colours_and_the_cover_image() -> None:
 
     tags = suggest_for_item([cover]).tags
 
-    assert list(tags) == [
-        "red",
-        "white",
-        "square",
-        "high-resolution",
-        "bright",
-        "transparent-background",
-    ]
+    assert list(tags) == ["red", "white", "square", "transparent-background"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"width": 400, "height": 300},
+        {"width": 4000, "height": 3000},
+        {"brightness": 0.1},
+        {"brightness": 0.2},
+        {"brightness": 0.95},
+        {"sharpness": 1.0},
+        {"contrast": 0.01},
+    ],
+)
+def test_image_quality_is_never_a_tag(fields: dict[str, Any]) -> None:
+    tags = suggest_for_item([analysis("a", **fields)]).tags
+
+    assert list(tags) == ["red", "white", "landscape"]
 
 
 @pytest.mark.parametrize(
@@ -101,8 +116,6 @@ def test_tags_describe_colours_and_the_cover_image() -> None:
     [
         ({"width": 800, "height": 1200}, "portrait"),
         ({"width": 1200, "height": 800}, "landscape"),
-        ({"width": 400, "height": 300}, "low-resolution"),
-        ({"brightness": 0.2}, "dark"),
     ],
 )
 def test_single_tags(fields: dict[str, Any], tag: str) -> None:
@@ -168,7 +181,7 @@ def test_exact_duplicate_points_at_the_first_copy_and_hides_other_warnings() -> 
     assert (duplicate.related_image_id, duplicate.value, duplicate.threshold) == ("a", 0, 0)
 
 
-def test_near_duplicate_points_at_the_closest_earlier_image() -> None:
+def test_near_duplicate_points_at_the_closest_better_image() -> None:
     a = analysis("a", perceptual_hash="ffff0000ffff0000")
     b = analysis("b", perceptual_hash="ffff0000ffff00ff")  # 8 bits from a
     c = analysis("c", perceptual_hash="ffff0000ffff000f")  # 4 from a, 4 from b
@@ -183,6 +196,32 @@ def test_near_duplicate_points_at_the_closest_earlier_image() -> None:
     assert all(w.kind == analysis_pb2.QUALITY_WARNING_KIND_NEAR_DUPLICATE for w in warnings)
 
 
+def test_of_two_near_duplicates_the_worse_one_is_flagged_and_the_better_one_is_the_cover() -> None:
+    """[blurred.jpg, coffee.png]: the blurry first shot, not the sharp retake, is the duplicate."""
+    blurred = analysis("blurred", perceptual_hash="ffff0000ffff0000", sharpness=12.0)
+    sharp = analysis("sharp", perceptual_hash="ffff0000ffff0003", sharpness=300.0)
+
+    suggestions = suggest_for_item([blurred, sharp])
+
+    assert suggestions.primary_image_id == "sharp"
+    assert kinds(suggestions) == [
+        ("blurred", analysis_pb2.QUALITY_WARNING_KIND_NEAR_DUPLICATE),
+        ("blurred", analysis_pb2.QUALITY_WARNING_KIND_BLURRY),
+    ]
+    assert suggestions.quality_warnings[0].related_image_id == "sharp"
+    assert "image 2" in suggestions.quality_warnings[0].message
+
+
+def test_of_two_equally_good_near_duplicates_the_sharper_is_kept() -> None:
+    first = analysis("a", perceptual_hash="ffff0000ffff0000", sharpness=200.0)
+    second = analysis("b", perceptual_hash="ffff0000ffff0001", sharpness=400.0)
+
+    suggestions = suggest_for_item([first, second])
+
+    assert kinds(suggestions) == [("a", analysis_pb2.QUALITY_WARNING_KIND_NEAR_DUPLICATE)]
+    assert suggestions.primary_image_id == "b"
+
+
 def test_hashes_of_other_algorithms_are_not_compared() -> None:
     a = analysis("a", perceptual_hash="ffff0000ffff0000")
     b = analysis("b", perceptual_hash="ffff0000ffff0000", perceptual_hash_algorithm="phash64")
@@ -190,14 +229,28 @@ def test_hashes_of_other_algorithms_are_not_compared() -> None:
     assert not suggest_for_item([a, b]).quality_warnings
 
 
-def test_primary_is_the_first_image_without_problems() -> None:
+def test_primary_is_the_sharpest_image_without_problems() -> None:
+    images = [
+        analysis("a", sharpness=2.0),
+        analysis("b", sharpness=900.0, brightness=0.05),
+        analysis("c", sharpness=300.0),
+        analysis("d", sharpness=500.0),
+        analysis("e", sharpness=400.0),
+    ]
+    suggestions = suggest_for_item(images)
+
+    assert suggestions.primary_image_id == "d"
+    assert list(suggestions.primary_thumbnails) == list(analysis("d").thumbnails)
+
+
+def test_primary_is_the_first_of_equally_sharp_images_without_problems() -> None:
     suggestions = suggest_for_item([analysis("a", sharpness=2.0), analysis("b"), analysis("c")])
 
     assert suggestions.primary_image_id == "b"
     assert list(suggestions.primary_thumbnails) == list(analysis("b").thumbnails)
 
 
-def test_primary_prefers_milder_problems_then_position() -> None:
+def test_primary_prefers_milder_problems_then_sharpness() -> None:
     blurry = analysis("a", sharpness=2.0)
     flat = analysis("b", contrast=0.01)
     also_flat = analysis("c", contrast=0.02)

@@ -110,9 +110,7 @@ async def test_continues_as_new_with_runs_in_flight(harness: Harness) -> None:
     assert harness.fakes.most_analyzing_at_once == 2
     histories = await _histories(harness, handle)
     carried = [await _input_of(history) for history in histories[1:]]
-    assert [request.continued_as_new_count for request in carried] == list(
-        range(1, len(histories))
-    )
+    assert [request.continued_as_new_count for request in carried] == list(range(1, len(histories)))
     # Some execution took over mid-batch, with members started and runs still open.
     assert any(0 < request.next_position < 11 for request in carried)
     for history in histories:

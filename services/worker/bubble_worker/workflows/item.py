@@ -1,6 +1,7 @@
 """ItemImageProcessingWorkflow: analyse an item's images, write the suggestions, notify the owner.
 
-analyse -> update the item -> notify; on failure: mark the item failed -> notify the failure; on
+analyse -> ask the vision model (when the analysing worker says one is configured) -> update the
+item -> notify; on failure: mark the item failed -> notify the failure; on
 cancellation: mark the item cancelled -> notify, then end cancelled, unless the outcome had already
 been written to the item (then it stands and the run finishes as it). A failed run ends Failed in
 Temporal (type = the error code, the ProcessingError as its detail), after everything is recorded.
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
     from bubble_shared.temporal import names
     from bubble_worker import error_codes
+    from bubble_worker.vision.merge import merge_answer
     from bubble_worker.workflows import policies
     from bubble_worker.workflows.failures import processing_error_from
     from bubble_worker.workflows.steps import database_write, record_item_run, timestamp
@@ -146,21 +148,24 @@ class ItemImageProcessingWorkflow:
                     state=run_pb2.RUN_STATE_SUCCEEDED,
                     skip_reason=analysed.skip_reason,
                 )
+            suggestions = analysed.suggestions
+            if analysed.vision_model:
+                suggestions = await self._ask_vision_model(analysed)
             self._enter(run_pb2.PROCESSING_STAGE_UPDATING_ITEM)
-            await self._update_item(analysed.analysis, analysed.suggestions)
+            await self._update_item(analysed.analysis, suggestions)
         except ActivityError as err:
             if is_cancelled_exception(err):
                 raise
             return await self._fail(processing_error_from(err, self._progress.stage))
 
-        self._progress.suggestions.CopyFrom(analysed.suggestions)
+        self._progress.suggestions.CopyFrom(suggestions)
         output = workflows_pb2.ItemImageProcessingWorkflowOutput(
             item_id=request.item_id,
             state=run_pb2.RUN_STATE_SUCCEEDED,
-            suggestions=analysed.suggestions,
+            suggestions=suggestions,
         )
         self._written = _Written(
-            output, activities_pb2.NOTIFICATION_KIND_PROCESSED, _summary_of(analysed.suggestions)
+            output, activities_pb2.NOTIFICATION_KIND_PROCESSED, _summary_of(suggestions)
         )
         return await self._tell_owner()
 
@@ -199,6 +204,38 @@ class ItemImageProcessingWorkflow:
             retry_policy=policies.analysis_retry(),
         )
         return analysed
+
+    async def _ask_vision_model(
+        self, analysed: activities_pb2.AnalyzeItemImagesOutput
+    ) -> analysis_pb2.ItemSuggestions:
+        """The image facts with the vision model's suggestions merged in; the facts alone, with a
+        suggestion warning, when the model refused or stayed unavailable: it never fails a run."""
+        try:
+            asked: activities_pb2.SuggestWithVisionModelOutput = await workflow.execute_activity(
+                names.SUGGEST_WITH_VISION_MODEL,
+                activities_pb2.SuggestWithVisionModelInput(
+                    item_id=self._request.item_id,
+                    analysis=analysed.analysis,
+                    suggestions=analysed.suggestions,
+                ),
+                result_type=activities_pb2.SuggestWithVisionModelOutput,
+                task_queue=analysed.vision_model_task_queue,
+                start_to_close_timeout=policies.VISION_MODEL_START_TO_CLOSE,
+                schedule_to_close_timeout=policies.vision_model_schedule_to_close(),
+                retry_policy=policies.vision_model_retry(),
+            )
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise
+            cause = error_codes.bounded(str(err.cause or err))
+            workflow.logger.warning("the vision model gave no suggestions: %s", cause)
+            return merge_answer(
+                analysed.suggestions,
+                None,
+                model=analysed.vision_model,
+                warnings=[f"the vision model gave no suggestions: {cause}"],
+            )
+        return asked.suggestions
 
     async def _update_item(
         self, analysis: analysis_pb2.ItemAnalysis, suggestions: analysis_pb2.ItemSuggestions
@@ -323,4 +360,6 @@ class _Written:
 
 def _summary_of(suggestions: analysis_pb2.ItemSuggestions) -> str:
     warnings = len(suggestions.quality_warnings)
+    if not suggestions.title:
+        return f"No new title suggested; {warnings} quality warning(s)."
     return f"Suggested title: {suggestions.title!r}; {warnings} quality warning(s)."

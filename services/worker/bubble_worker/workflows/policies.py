@@ -74,6 +74,26 @@ def analysis_schedule_to_close() -> timedelta:
     return _budget.budget
 
 
+# The vision model: one request (two when the server refuses the JSON schema) of at most
+# VISION_MODEL_TIMEOUT_SECONDS each. Unavailable models (timeouts, 429, 5xx) are retried after the
+# server's Retry-After or with backoff for the retry budget, the wait in the rate-limited queue
+# included; then the run goes on with the image facts. A refusal (other 4xx) is final at once.
+VISION_MODEL_START_TO_CLOSE = timedelta(minutes=5)
+
+
+def vision_model_retry() -> RetryPolicy:
+    policy = _retry(timedelta(seconds=1))
+    policy.non_retryable_error_types = [
+        error_codes.VISION_MODEL_REFUSED,
+        *NON_RETRYABLE_ERROR_CODES,
+    ]
+    return policy
+
+
+def vision_model_schedule_to_close() -> timedelta:
+    return _budget.budget
+
+
 # Short database writes run as local activities: no extra task-queue round trip per item. A
 # statement waits at most a few seconds less than this (see bubble_shared.store.database).
 ITEM_WRITE_START_TO_CLOSE = timedelta(seconds=30)

@@ -67,6 +67,10 @@ __all__ = (
     "StartBatchProcessingResponse",
     "StartItemProcessingRequest",
     "StartItemProcessingResponse",
+    "SuggestWithVisionModelInput",
+    "SuggestWithVisionModelOutput",
+    "SuggestionSource",
+    "SuggestionSources",
     "Thumbnail",
     "UpdateItemWithSuggestionsInput",
     "UpdateItemWithSuggestionsOutput",
@@ -576,6 +580,43 @@ class SkipReason(betterproto2.Enum):
         }
 
 
+class SuggestionSource(betterproto2.Enum):
+    """
+    The origin of one suggestion.
+    """
+
+    UNSPECIFIED = 0
+    """
+    No suggestion, or an older worker that did not say.
+    """
+
+    IMAGE_FACTS = 1
+    """
+    Derived from facts the image analyser measured (colours, shape).
+    """
+
+    VISION_MODEL = 2
+    """
+    Said by the vision model about the pictures and the owner's text.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "SUGGESTION_SOURCE_UNSPECIFIED",
+            1: "SUGGESTION_SOURCE_IMAGE_FACTS",
+            2: "SUGGESTION_SOURCE_VISION_MODEL",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "SUGGESTION_SOURCE_UNSPECIFIED": 0,
+            "SUGGESTION_SOURCE_IMAGE_FACTS": 1,
+            "SUGGESTION_SOURCE_VISION_MODEL": 2,
+        }
+
+
 @dataclass(eq=False, repr=False)
 class AdvanceBatchInput(betterproto2.Message):
     """
@@ -818,6 +859,21 @@ class AnalyzeItemImagesOutput(betterproto2.Message):
     )
     """
     Why nothing was analysed; UNSPECIFIED when the images were analysed.
+    """
+
+    vision_model: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    The vision model the workers are configured to ask for suggestions
+    (VISION_MODEL of the analysing worker), or empty: then the suggestions
+    above are final. Carried here so that the workflow's choice is recorded
+    in its history (replays take the same path whatever the worker's
+    settings are by then).
+    """
+
+    vision_model_task_queue: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    The task queue of `suggest_with_vision_model` (VISION_MODEL_TASK_QUEUE
+    of the analysing worker), with `vision_model`.
     """
 
 
@@ -2566,20 +2622,29 @@ default_message_pool.register_message("bubble.processing.v1", "ItemSelector", It
 @dataclass(eq=False, repr=False)
 class ItemSuggestions(betterproto2.Message):
     """
-    What the analyser suggests for an item, derived from all of its images.
+    What the worker suggests for an item, derived from all of its images:
+    facts the image analyser measured and, when the worker is configured with
+    a vision model (VISION_MODEL_URL), what that model saw in the pictures.
     Suggestions are advisory: they never overwrite what the owner typed
     (Item.title stays as given); clients decide what to show or apply.
     """
 
     title: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
     """
-    Suggested title, e.g. "Navy denim jacket". Empty when the analyser has
-    nothing better than the owner's title.
+    Suggested title, e.g. "Navy denim jacket". Empty when there is nothing
+    to add to the owner's title. From image facts, a suggested title is the
+    owner's title as typed (never re-cased) with the dominant colour when it
+    names none, e.g. "Nike Air Max 90 sneakers in brown"; without an owner's
+    title the facts suggest none. `sources.title` says where it came from.
     """
 
     tags: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
     """
     Suggested tags: lowercase, deduplicated, most relevant first; at most 20.
+    The model's tags (`sources.model_tags`) come first, then the colours and
+    the cover's shape ("landscape", "transparent-background"). Words about
+    image quality ("blurry", "low-resolution") are never tags: they are
+    `quality_warnings`.
     """
 
     colors: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
@@ -2598,9 +2663,10 @@ class ItemSuggestions(betterproto2.Message):
 
     primary_image_id: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
     """
-    ID of the image the analyser recommends as the cover image: the best
-    scoring (sharp, large, well exposed, not a duplicate) one. Always one of
-    the item's image IDs when the item has images.
+    ID of the image recommended as the cover: the sharpest of the images
+    without a quality warning (well exposed, large enough, not blurry, not
+    a duplicate of a better image), else the one with the mildest warnings.
+    Always one of the item's image IDs when the item has images.
     """
 
     primary_thumbnails: "list[Thumbnail]" = betterproto2.field(
@@ -2609,6 +2675,46 @@ class ItemSuggestions(betterproto2.Message):
     """
     Thumbnails of the primary image, smallest first (a copy of its
     ImageAnalysis.thumbnails so list views need not load every analysis).
+    """
+
+    category: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    Suggested category, e.g. "Shoes > Sneakers". Only a vision model
+    suggests one; empty otherwise.
+    """
+
+    description: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    Suggested description for buyers, plain text (at most 1,000
+    characters). Only a vision model suggests one; empty otherwise.
+    """
+
+    attributes: "dict[str, str]" = betterproto2.field(
+        9,
+        betterproto2.TYPE_MAP,
+        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+    )
+    """
+    Suggested item attributes, e.g. {"brand": "Nike", "material":
+    "leather"}: at most 20, names up to 40 and values up to 120 characters,
+    plain text. Only a vision model suggests them.
+    """
+
+    sources: "SuggestionSources | None" = betterproto2.field(
+        10, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Where each suggestion came from, and which model was asked.
+    """
+
+    suggestion_warnings: "list[str]" = betterproto2.field(
+        11, betterproto2.TYPE_STRING, repeated=True
+    )
+    """
+    Why a suggestion the worker could have made is missing, in English for
+    operators, e.g. "the vision model's answer was dropped: it is not JSON".
+    The image-fact suggestions stand whenever the model fails; nothing here
+    makes a run fail.
     """
 
 
@@ -3386,6 +3492,126 @@ class StartItemProcessingResponse(betterproto2.Message):
 
 default_message_pool.register_message(
     "bubble.processing.v1", "StartItemProcessingResponse", StartItemProcessingResponse
+)
+
+
+@dataclass(eq=False, repr=False)
+class SuggestionSources(betterproto2.Message):
+    """
+    Where the suggestions of an item came from.
+    """
+
+    title: "SuggestionSource" = betterproto2.field(
+        1, betterproto2.TYPE_ENUM, default_factory=lambda: SuggestionSource(0)
+    )
+    """
+    Source of ItemSuggestions.title; UNSPECIFIED when there is no title.
+    """
+
+    category: "SuggestionSource" = betterproto2.field(
+        2, betterproto2.TYPE_ENUM, default_factory=lambda: SuggestionSource(0)
+    )
+    """
+    Source of ItemSuggestions.category; UNSPECIFIED when there is none.
+    """
+
+    description: "SuggestionSource" = betterproto2.field(
+        3, betterproto2.TYPE_ENUM, default_factory=lambda: SuggestionSource(0)
+    )
+    """
+    Source of ItemSuggestions.description; UNSPECIFIED when there is none.
+    """
+
+    attributes: "SuggestionSource" = betterproto2.field(
+        4, betterproto2.TYPE_ENUM, default_factory=lambda: SuggestionSource(0)
+    )
+    """
+    Source of ItemSuggestions.attributes; UNSPECIFIED when there are none.
+    """
+
+    model_tags: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    """
+    The tags (of ItemSuggestions.tags) that the model suggested; the
+    others come from image facts.
+    """
+
+    model: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    The vision model asked (VISION_MODEL), or empty when none was
+    configured. Set even when its answer was dropped.
+    """
+
+    prompt_version: "str" = betterproto2.field(7, betterproto2.TYPE_STRING)
+    """
+    Version of the prompt and answer rules the model was asked with; part
+    of the key of cached answers.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "SuggestionSources", SuggestionSources
+)
+
+
+@dataclass(eq=False, repr=False)
+class SuggestWithVisionModelInput(betterproto2.Message):
+    """
+    Input of activity `suggest_with_vision_model`: asks the vision model
+    about the item's pictures and merges its answer into the image-fact
+    suggestions. Runs on its own task queue, rate-limited by Temporal
+    (VISION_MODEL_MAX_REQUESTS_PER_SECOND).
+    """
+
+    item_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+    """
+    Required. ID of the item; its title and description are read from the
+    database and sent to the model as data.
+    """
+
+    analysis: "ItemAnalysis | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Required. The item's analysis (for the images' hashes and thumbnails).
+    """
+
+    suggestions: "ItemSuggestions | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    Required. The image-fact suggestions (the cover is sent first).
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "SuggestWithVisionModelInput", SuggestWithVisionModelInput
+)
+
+
+@dataclass(eq=False, repr=False)
+class SuggestWithVisionModelOutput(betterproto2.Message):
+    """
+    Output of `suggest_with_vision_model`.
+    """
+
+    suggestions: "ItemSuggestions | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The suggestions to write: the input's with the model's answer merged
+    in, or the input's with a suggestion warning when the answer was
+    dropped.
+    """
+
+    cached: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
+    """
+    Whether the answer came from the cache (same images, owner's text,
+    model and prompt version) instead of a request to the model.
+    """
+
+
+default_message_pool.register_message(
+    "bubble.processing.v1", "SuggestWithVisionModelOutput", SuggestWithVisionModelOutput
 )
 
 

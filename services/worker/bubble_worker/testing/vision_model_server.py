@@ -1,0 +1,137 @@
+"""A real HTTP server on loopback standing in for an OpenAI-compatible vision model in tests.
+
+It answers ``POST /v1/chat/completions`` with the queued replies in order, then with
+``default`` (a valid answer), and records every request with the time it arrived.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+GOOD_ANSWER: dict[str, Any] = {
+    "title": "Nike Air Max 90 sneakers",
+    "category": "Shoes > Sneakers",
+    "tags": ["sneakers", "nike", "running shoes"],
+    "description": "Classic Nike Air Max 90 sneakers with a visible air unit.",
+    "attributes": {"brand": "Nike", "model": "Air Max 90"},
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+
+
+def completion(content: str) -> Reply:
+    """A Chat Completions reply whose message holds ``content``."""
+    body = {
+        "id": "chatcmpl-stand-in",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    return Reply(body=json.dumps(body).encode())
+
+
+def answer(**fields: Any) -> Reply:
+    """A reply holding GOOD_ANSWER with ``fields`` replaced."""
+    return completion(json.dumps({**GOOD_ANSWER, **fields}))
+
+
+def error(status: int, message: str = "", **headers: str) -> Reply:
+    body = json.dumps({"error": {"message": message or f"HTTP {status}"}}).encode()
+    return Reply(status=status, body=body, headers=headers)
+
+
+@dataclass(frozen=True)
+class ReceivedChat:
+    arrived: float
+    """time.monotonic() when the request arrived."""
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+    @property
+    def user_text(self) -> str:
+        [_, user] = self.body["messages"]
+        return "".join(part.get("text", "") for part in user["content"])
+
+    @property
+    def image_urls(self) -> list[str]:
+        [_, user] = self.body["messages"]
+        return [part["image_url"]["url"] for part in user["content"] if "image_url" in part]
+
+
+@dataclass
+class VisionModelServer:
+    url: str = ""
+    """Base URL, ending in /v1."""
+    replies: list[Reply] = field(default_factory=list)
+    default: Reply = field(default_factory=answer)
+    received: list[ReceivedChat] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_reply(self, request: ReceivedChat) -> Reply:
+        with self._lock:
+            self.received.append(request)
+            return self.replies.pop(0) if self.replies else self.default
+
+
+@contextmanager
+def vision_model_server() -> Iterator[VisionModelServer]:
+    server_state = VisionModelServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            arrived = time.monotonic()
+            if self.path != "/v1/chat/completions":
+                self._send(error(404, f"no route {self.path}"))
+                return
+            request = ReceivedChat(
+                arrived, {k.lower(): v for k, v in self.headers.items()}, json.loads(body)
+            )
+            self._send(server_state.next_reply(request))
+
+        def _send(self, reply: Reply) -> None:
+            if reply.delay_seconds:
+                time.sleep(reply.delay_seconds)
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a timeout test)
+
+        def log_message(self, format: str, *args: object) -> None:  # - stdlib's name
+            """Quiet: the test asserts on what was received."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server_state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server_state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
