@@ -31,7 +31,13 @@ from bubble_shared.store import create_engine, upgrade
 from bubble_shared.temporal import names
 from bubble_shared.testing.temporal_servers import start_time_skipping_server
 from bubble_tools.repo import find_repo_root
-from bubble_worker.testing.fakes import FakeActivities, Harness, image_rejected, running_harness
+from bubble_worker.testing.fakes import (
+    FakeActivities,
+    Harness,
+    image_rejected,
+    running_harness,
+    serving_vision_model,
+)
 from bubble_worker.workflows import ItemImageProcessingWorkflow
 
 HISTORIES_DIR = Path("tests/replay/histories")
@@ -60,6 +66,13 @@ async def item_succeeds(harness: Harness) -> Recorded:
     handle = await _item(harness, f"ok-{uuid.uuid4().hex[:6]}")
     await handle.result()
     return [("item_succeeds", handle)]
+
+
+async def item_asks_the_vision_model(harness: Harness) -> Recorded:
+    async with serving_vision_model(harness):
+        handle = await _item(harness, f"model-{uuid.uuid4().hex[:6]}")
+        await handle.result()
+    return [("item_asks_the_vision_model", handle)]
 
 
 async def item_fails_on_a_bad_image(harness: Harness) -> Recorded:
@@ -133,6 +146,7 @@ async def batch_cancelled(harness: Harness) -> Recorded:
 
 SCENARIOS: list[Scenario] = [
     item_succeeds,
+    item_asks_the_vision_model,
     item_fails_on_a_bad_image,
     item_cancelled_while_queued,
     batch_continues_as_new,

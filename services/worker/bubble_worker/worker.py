@@ -179,7 +179,9 @@ def _vision_model_worker(
     """The worker of the vision model's queue. Temporal's matching service hands its tasks out at
     most VISION_MODEL_MAX_REQUESTS_PER_SECOND for all such workers together: the model's rate
     limit holds however many workers poll, and items wait in the queue rather than being
-    refused by the model."""
+    refused by the model. Temporal's limit is a token bucket (an idle queue hands out a few
+    tasks at once, measured: 3 at 2/s); the client's pacer spaces this worker's requests
+    evenly, so one worker never exceeds the rate in any second."""
     vision = settings.vision_model
     assert vision is not None
     resources.vision_model = ChatCompletions(vision)

@@ -51,7 +51,9 @@ def server() -> Iterator[VisionModelServer]:
 
 @pytest.fixture()
 def settings(server: VisionModelServer) -> VisionModelSettings:
-    return VisionModelSettings(url=server.url, model="llava", max_images=2)
+    return VisionModelSettings(
+        url=server.url, model="llava", max_images=2, max_requests_per_second=1000
+    )
 
 
 def analysed(
@@ -251,7 +253,9 @@ def test_a_timeout_is_retried(
     server: VisionModelServer,
     engine: object,
 ) -> None:
-    settings = VisionModelSettings(url=server.url, model="llava", timeout_seconds=1)
+    settings = VisionModelSettings(
+        url=server.url, model="llava", timeout_seconds=1, max_requests_per_second=1000
+    )
     server.replies.append(Reply(body=b"{}", delay_seconds=3))
     suggest = VisionSuggestions(
         items=store,

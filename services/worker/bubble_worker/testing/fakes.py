@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy.exc
@@ -240,3 +241,61 @@ async def running_harness(
 
 # The read-model activities are synchronous (database transactions): they run on threads.
 _THREADS = ThreadPoolExecutor(8, thread_name_prefix="read-model")
+
+
+VisionBehaviour = Callable[[int], activities_pb2.SuggestWithVisionModelOutput]
+
+
+@dataclass
+class FakeVisionModel:
+    """Stands in for suggest_with_vision_model: ``behaviour`` decides per attempt (default: the
+    model's answer, MODEL_SUGGESTIONS)."""
+
+    behaviour: VisionBehaviour | None = None
+    calls: list[activities_pb2.SuggestWithVisionModelInput] = field(default_factory=list)
+    attempt_times: list[datetime] = field(default_factory=list)
+
+    @activity.defn(name=names.SUGGEST_WITH_VISION_MODEL)
+    async def suggest_with_vision_model(
+        self, request: activities_pb2.SuggestWithVisionModelInput
+    ) -> activities_pb2.SuggestWithVisionModelOutput:
+        self.calls.append(request)
+        self.attempt_times.append(activity.info().current_attempt_scheduled_time)
+        if self.behaviour is not None:
+            return self.behaviour(activity.info().attempt)
+        return activities_pb2.SuggestWithVisionModelOutput(suggestions=MODEL_SUGGESTIONS)
+
+
+MODEL_SUGGESTIONS = analysis_pb2.ItemSuggestions(
+    title="Nike Air Max 90",
+    category="Shoes > Sneakers",
+    sources=analysis_pb2.SuggestionSources(
+        title=analysis_pb2.SUGGESTION_SOURCE_VISION_MODEL, model="llava"
+    ),
+)
+
+
+@asynccontextmanager
+async def serving_vision_model(harness: Harness) -> AsyncIterator[FakeVisionModel]:
+    """A fake model on a queue of its own, which the (fake) analysis names from now on."""
+    fake = FakeVisionModel()
+    queue = f"vision-{uuid.uuid4().hex[:8]}"
+
+    def analysed(
+        request: activities_pb2.AnalyzeItemImagesInput, _: int
+    ) -> activities_pb2.AnalyzeItemImagesOutput:
+        return activities_pb2.AnalyzeItemImagesOutput(
+            analysis=analysis_pb2.ItemAnalysis(item_id=request.item_id),
+            suggestions=suggestions_for(request.item_id),
+            vision_model="llava",
+            vision_model_task_queue=queue,
+        )
+
+    harness.fakes.analyze = analysed
+    async with Worker(
+        harness.client,
+        task_queue=queue,
+        activities=[fake.suggest_with_vision_model],
+        interceptors=[ErrorBoundary()],
+    ):
+        yield fake

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import httpx
 
+from bubble_worker.vision.pacing import Pacer
 from bubble_worker.vision.prompt import RESPONSE_FORMAT
 from bubble_worker.vision.settings import VisionModelSettings
 
@@ -58,6 +59,7 @@ class ChatCompletions:
             transport=transport,
         )
         self._with_schema = True
+        self._pacer = Pacer(settings.max_requests_per_second)
 
     def close(self) -> None:
         self._http.close()
@@ -80,6 +82,7 @@ class ChatCompletions:
 
     def _post(self, body: dict[str, Any]) -> tuple[int, bytes]:
         """The status and (at most MAX_RESPONSE_BYTES + 1 of) the body of the reply."""
+        self._pacer.wait_turn()
         try:
             with self._http.stream("POST", "chat/completions", json=body) as response:
                 if response.status_code in _RETRYABLE_4XX or response.status_code >= 500:

@@ -40,6 +40,7 @@ def server() -> Iterator[VisionModelServer]:
 
 
 def client(server: VisionModelServer, **fields: object) -> ChatCompletions:
+    fields.setdefault("max_requests_per_second", 1000.0)
     settings = VisionModelSettings(url=server.url, model="llava", **fields)  # type: ignore[arg-type]
     return ChatCompletions(settings)
 

@@ -4,86 +4,33 @@ its own queue, retried after its Retry-After, and never the reason a run fails."
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
 from sqlalchemy import Engine
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
 
-from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
+from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
 from bubble_shared.temporal import names
 from bubble_shared.testing.temporal_servers import start_dev_server
 from bubble_worker import error_codes
-from bubble_worker.activities.error_boundary import ErrorBoundary
-from bubble_worker.testing.fakes import FakeActivities, Harness, running_harness, suggestions_for
-from bubble_worker.workflows import ItemImageProcessingWorkflow, policies
-
-Behaviour = Callable[[int], activities_pb2.SuggestWithVisionModelOutput]
-
-
-@dataclass
-class FakeModel:
-    """Stands in for suggest_with_vision_model: ``behaviour`` decides per attempt."""
-
-    behaviour: Behaviour | None = None
-    calls: list[activities_pb2.SuggestWithVisionModelInput] = field(default_factory=list)
-    attempt_times: list[datetime] = field(default_factory=list)
-
-    @activity.defn(name=names.SUGGEST_WITH_VISION_MODEL)
-    async def suggest_with_vision_model(
-        self, request: activities_pb2.SuggestWithVisionModelInput
-    ) -> activities_pb2.SuggestWithVisionModelOutput:
-        self.calls.append(request)
-        self.attempt_times.append(activity.info().current_attempt_scheduled_time)
-        if self.behaviour is not None:
-            return self.behaviour(activity.info().attempt)
-        return activities_pb2.SuggestWithVisionModelOutput(suggestions=MODEL_SUGGESTIONS)
-
-
-MODEL_SUGGESTIONS = analysis_pb2.ItemSuggestions(
-    title="Nike Air Max 90",
-    category="Shoes > Sneakers",
-    sources=analysis_pb2.SuggestionSources(
-        title=analysis_pb2.SUGGESTION_SOURCE_VISION_MODEL, model="llava"
-    ),
+from bubble_worker.testing.fakes import (
+    MODEL_SUGGESTIONS,
+    FakeActivities,
+    FakeVisionModel,
+    Harness,
+    running_harness,
+    serving_vision_model,
+    suggestions_for,
 )
+from bubble_worker.workflows import ItemImageProcessingWorkflow, policies
 
 
 @pytest.fixture()
-async def model(harness: Harness) -> AsyncIterator[FakeModel]:
-    async with serving_model(harness) as fake:
-        yield fake
-
-
-@asynccontextmanager
-async def serving_model(harness: Harness) -> AsyncIterator[FakeModel]:
-    """The fake model on a queue of its own, which the analysis names."""
-    fake = FakeModel()
-    queue = f"vision-{uuid.uuid4().hex[:8]}"
-
-    def analysed(
-        request: activities_pb2.AnalyzeItemImagesInput, _: int
-    ) -> activities_pb2.AnalyzeItemImagesOutput:
-        return activities_pb2.AnalyzeItemImagesOutput(
-            analysis=analysis_pb2.ItemAnalysis(item_id=request.item_id),
-            suggestions=suggestions_for(request.item_id),
-            vision_model="llava",
-            vision_model_task_queue=queue,
-        )
-
-    harness.fakes.analyze = analysed
-    async with Worker(
-        harness.client,
-        task_queue=queue,
-        activities=[fake.suggest_with_vision_model],
-        interceptors=[ErrorBoundary()],
-    ):
+async def model(harness: Harness) -> AsyncIterator[FakeVisionModel]:
+    async with serving_vision_model(harness) as fake:
         yield fake
 
 
@@ -105,7 +52,7 @@ async def test_without_a_model_nothing_is_asked(harness: Harness) -> None:
     assert update.suggestions == suggestions_for("item-1") == output.suggestions
 
 
-async def test_the_models_suggestions_are_written(harness: Harness, model: FakeModel) -> None:
+async def test_the_models_suggestions_are_written(harness: Harness, model: FakeVisionModel) -> None:
     output = await _run(harness)
 
     [asked] = model.calls
@@ -134,7 +81,7 @@ async def test_a_busy_model_is_asked_again_after_its_retry_after(
     async with (
         await start_dev_server() as env,
         running_harness(env, fakes, engine) as harness,
-        serving_model(harness) as model,
+        serving_vision_model(harness) as model,
     ):
         model.behaviour = busy_twice
         output = await _run(harness)
@@ -149,7 +96,7 @@ async def test_a_busy_model_is_asked_again_after_its_retry_after(
 
 @pytest.mark.parametrize("final", [True, False])
 async def test_a_model_that_refuses_or_stays_down_leaves_the_image_facts(
-    harness: Harness, model: FakeModel, final: bool
+    harness: Harness, model: FakeVisionModel, final: bool
 ) -> None:
     policies.configure(
         policies.RetryBudget(budget=timedelta(seconds=3), max_interval=timedelta(milliseconds=200))
