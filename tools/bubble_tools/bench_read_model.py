@@ -210,7 +210,11 @@ def window_summary(timeline: list[dict[str, Any]], window: int) -> dict[str, Any
     continue-as-new: the samples from the first full window until the members run out (the last
     window's worth of items)."""
     total = timeline[-1]["done"] if timeline else 0
-    steady = [sample for sample in timeline if sample["t"] > 0 and sample["done"] < total - window]
+    steady = [
+        sample
+        for sample in timeline
+        if sample["t"] > 0 and sample["done"] < total - window
+    ]
     first_full = next(
         (index for index, sample in enumerate(steady) if sample["open_runs"] >= window * 0.9), None
     )

@@ -101,9 +101,10 @@ def suggest_for_item(
         return analysis_pb2.ItemSuggestions()
     images = [_Image(position, analysis) for position, analysis in enumerate(analyses, start=1)]
     own = [_own_warnings(image) for image in images]
+    rank = _ranks(images, own)
     warnings = [
-        _duplicate_warnings(image, images, own) or own_
-        for image, own_ in zip(images, own, strict=False)
+        _duplicate_warnings(image, images, own, rank) or own_
+        for image, own_ in zip(images, own, strict=True)
     ]
     primary = analyses[_primary_index(analyses, warnings)]
     colors = _item_colors(analyses)
@@ -124,7 +125,10 @@ def suggest_for_item(
 
 
 def _duplicate_warnings(
-    image: _Image, images: Sequence[_Image], own: Sequence[Sequence[analysis_pb2.QualityWarning]]
+    image: _Image,
+    images: Sequence[_Image],
+    own: Sequence[Sequence[analysis_pb2.QualityWarning]],
+    rank: dict[int, tuple[int, float, int]],
 ) -> list[analysis_pb2.QualityWarning]:
     """The image's duplicate warning and its own warnings, or [] when it duplicates nothing.
 
@@ -150,7 +154,6 @@ def _duplicate_warnings(
                 related=original.analysis.image_id,
             )
         ]
-    rank = _ranks(images, own)
     better = [
         other
         for other in images
