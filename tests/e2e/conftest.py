@@ -11,11 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from e2e.system import System, worker_on
+from e2e.system import System, running_system, worker_on
 from temporalio.testing import WorkflowEnvironment
 
-from bubble_service import server as service_server
-from bubble_service.settings import ServiceSettings
 from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F401
 
 
@@ -23,14 +21,7 @@ from bubble_shared.testing.fixtures import database_url, dev_server  # noqa: F40
 async def system(
     dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path
 ) -> AsyncIterator[System]:
-    worker = worker_on(dev_server, database_url, tmp_path, analysis_processes=2)
-    temporal, store = worker.settings.temporal, worker.settings.store
-    worker.start()
-    service = await service_server.start(
-        ServiceSettings(temporal=temporal, store=store, host="127.0.0.1", port=0, metrics_port=0)
-    )
-    try:
-        yield System(target=f"127.0.0.1:{service.port}", media_root=store.media_root, worker=worker)
-    finally:
-        await service.stop(grace_seconds=1)
-        await worker.stop()
+    async with running_system(
+        worker_on(dev_server, database_url, tmp_path, analysis_processes=2)
+    ) as running:
+        yield running

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from bubble_service import server as service_server
+from bubble_service.settings import ServiceSettings
 from bubble_shared.settings import StoreSettings, TemporalSettings
 from bubble_worker import main as worker_main
 from bubble_worker.analysis.synthetic import photo_like
@@ -74,3 +78,18 @@ def worker_on(
             shutdown_grace_seconds=5,
         )
     )
+
+
+@asynccontextmanager
+async def running_system(worker: Worker) -> AsyncIterator[System]:
+    """``worker`` started, and a gRPC service on a free port using its queues and store."""
+    temporal, store = worker.settings.temporal, worker.settings.store
+    worker.start()
+    service = await service_server.start(
+        ServiceSettings(temporal=temporal, store=store, host="127.0.0.1", port=0, metrics_port=0)
+    )
+    try:
+        yield System(target=f"127.0.0.1:{service.port}", media_root=store.media_root, worker=worker)
+    finally:
+        await service.stop(grace_seconds=1)
+        await worker.stop()

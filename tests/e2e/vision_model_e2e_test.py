@@ -9,13 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from e2e.system import System, jpeg, worker_on
+from e2e.system import System, jpeg, running_system, worker_on
 from temporalio.testing import WorkflowEnvironment
 
 from bubble_client import AsyncProcessingClient, tasks
 from bubble_client import messages as m
-from bubble_service import server as service_server
-from bubble_service.settings import ServiceSettings
 from bubble_worker.testing.vision_model_server import (
     VisionModelServer,
     error,
@@ -45,16 +43,8 @@ async def system(
         task_queue=f"{worker.settings.temporal.task_queue}-vision",
     )
     worker.settings = dataclasses.replace(worker.settings, vision_model=vision)
-    temporal, store = worker.settings.temporal, worker.settings.store
-    worker.start()
-    service = await service_server.start(
-        ServiceSettings(temporal=temporal, store=store, host="127.0.0.1", port=0, metrics_port=0)
-    )
-    try:
-        yield System(target=f"127.0.0.1:{service.port}", media_root=store.media_root, worker=worker)
-    finally:
-        await service.stop(grace_seconds=1)
-        await worker.stop()
+    async with running_system(worker) as running:
+        yield running
 
 
 async def test_delay_returns_the_models_suggestions_and_a_rerun_asks_nothing(

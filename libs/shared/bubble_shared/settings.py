@@ -70,30 +70,24 @@ class EnvReader:
         return value
 
     def seconds(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems.append(f"{name}={raw!r} is not a number of seconds")
-            return default
-        if not minimum <= value <= maximum:
-            self.problems.append(f"{name}={value:g} is outside {minimum:g}..{maximum:g} seconds")
-            return default
-        return value
+        return self._real(name, default, minimum, maximum, unit=" seconds")
 
     def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        return self._real(name, default, minimum, maximum, unit="")
+
+    def _real(
+        self, name: str, default: float, minimum: float, maximum: float, *, unit: str
+    ) -> float:
         raw = self._raw(name)
         if raw is None:
             return default
         try:
             value = float(raw)
         except ValueError:
-            self.problems.append(f"{name}={raw!r} is not a number")
+            self.problems.append(f"{name}={raw!r} is not a number{' of' + unit if unit else ''}")
             return default
         if not minimum <= value <= maximum:
-            self.problems.append(f"{name}={value:g} is outside {minimum:g}..{maximum:g}")
+            self.problems.append(f"{name}={value:g} is outside {minimum:g}..{maximum:g}{unit}")
             return default
         return value
 

@@ -181,7 +181,7 @@ def _vision_model_worker(
     limit holds however many workers poll, and items wait in the queue rather than being
     refused by the model. Temporal's limit is a token bucket (an idle queue hands out a few
     tasks at once, measured: 3 at 2/s); the client's pacer spaces this worker's requests
-    evenly, so one worker never exceeds the rate in any second."""
+    evenly, a little under the rate, so one worker never exceeds it in any second."""
     vision = settings.vision_model
     assert vision is not None
     resources.vision_model = ChatCompletions(vision)

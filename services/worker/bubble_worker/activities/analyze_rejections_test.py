@@ -7,7 +7,7 @@ Outages stay retryable infrastructure failures, never item errors.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,13 +24,6 @@ from bubble_worker.activities.error_boundary import failure_for
 from bubble_worker.analysis import file_sha256
 from bubble_worker.analysis.pillow_analyzer import PillowAnalyzer
 from bubble_worker.testing import images
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[AnalysisPool]:
-    pool = AnalysisPool(2)
-    yield pool
-    pool.shutdown()
 
 
 @pytest.fixture()

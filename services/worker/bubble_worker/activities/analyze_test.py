@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,13 +17,6 @@ from bubble_worker.activities.analyze import AnalyzeItemImages
 from bubble_worker.testing import images
 
 RUN_START = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[AnalysisPool]:
-    pool = AnalysisPool(2)
-    yield pool
-    pool.shutdown()
 
 
 def _request(

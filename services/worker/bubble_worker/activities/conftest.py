@@ -1,4 +1,5 @@
-"""Fixtures of the activity tests: a migrated database (SQLite and PostgreSQL) and a media root."""
+"""Fixtures of the activity tests: a migrated database (SQLite and PostgreSQL), a media root and
+an analysis process pool (one per test module: starting processes is slow)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bubble_shared.store import (
     create_engine,
 )
 from bubble_shared.testing.fixtures import database_url  # noqa: F401
+from bubble_worker.activities.analysis_pool import AnalysisPool
 
 
 @pytest.fixture()
@@ -50,3 +52,10 @@ def media_root(tmp_path: Path) -> Path:
     root = tmp_path / "media"
     (root / "items").mkdir(parents=True)
     return root
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[AnalysisPool]:
+    pool = AnalysisPool(2)
+    yield pool
+    pool.shutdown()

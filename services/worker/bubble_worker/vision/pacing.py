@@ -3,7 +3,9 @@
 Temporal's task-queue rate limit caps the requests of all workers together on average, but as a
 token bucket it lets an idle queue burst (measured on the dev server: three tasks at once at two
 per second). Model servers count per second, so each worker also spaces its own requests at
-least ``1 / rate`` apart (plus 1 %: loopback jitter must not squeeze two into one second).
+least ``1 / rate`` apart, plus 10 %: the time a request takes to reach the server varies (a new
+connection, a busy machine: 24 ms measured on loopback with both cores busy), and that jitter
+must not squeeze one request too many into a second.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-MARGIN = 1.01
+MARGIN = 1.1
 
 
 class Pacer:
