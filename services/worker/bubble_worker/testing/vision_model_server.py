@@ -12,8 +12,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from bubble_shared.testing.http_servers import QuietHandler, serving
 
 GOOD_ANSWER: dict[str, Any] = {
     "title": "Nike Air Max 90 sneakers",
@@ -95,7 +96,7 @@ class VisionModelServer:
 def vision_model_server() -> Iterator[VisionModelServer]:
     server_state = VisionModelServer()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             arrived = time.monotonic()
@@ -121,17 +122,6 @@ def vision_model_server() -> Iterator[VisionModelServer]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up waiting (a timeout test)
 
-        def log_message(self, format: str, *args: object) -> None:  # - stdlib's name
-            """Quiet: the test asserts on what was received."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server_state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        server_state.url = f"{url}/v1"
         yield server_state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
