@@ -82,11 +82,19 @@ def worker_on(
 
 @asynccontextmanager
 async def running_system(worker: Worker) -> AsyncIterator[System]:
-    """``worker`` started, and a gRPC service on a free port using its queues and store."""
+    """``worker`` started, and a gRPC service on a free port using its queues, store and
+    tracing."""
     temporal, store = worker.settings.temporal, worker.settings.store
     worker.start()
     service = await service_server.start(
-        ServiceSettings(temporal=temporal, store=store, host="127.0.0.1", port=0, metrics_port=0)
+        ServiceSettings(
+            temporal=temporal,
+            store=store,
+            host="127.0.0.1",
+            port=0,
+            metrics_port=0,
+            tracing=worker.settings.tracing,
+        )
     )
     try:
         yield System(target=f"127.0.0.1:{service.port}", media_root=store.media_root, worker=worker)

@@ -21,6 +21,8 @@ from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health_pb2_grpc  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped]
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 from temporalio.client import Client
 
@@ -45,6 +47,7 @@ from bubble_shared.store import BatchStore, ItemStore, RequestStore, RunRecords,
 from bubble_shared.store.migrate import display_url
 from bubble_shared.store.schema import current_revision, head_revision
 from bubble_shared.temporal.client import connect
+from bubble_shared.tracing import start_tracing, temporal_interceptors
 
 log = logging.getLogger("bubble_service")
 
@@ -67,6 +70,7 @@ class Service:
     deps: Dependencies
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     metrics_server: WSGIServer | None = None
+    tracer_provider: TracerProvider | None = None
 
     async def stop(self, grace_seconds: float | None = None) -> None:
         """Stops accepting RPCs, ends watch streams (UNAVAILABLE: reconnect), gives in-flight
@@ -84,6 +88,8 @@ class Service:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
         self.engine.dispose()
+        if self.tracer_provider is not None:
+            self.tracer_provider.force_flush()  # the last RPCs' spans, before the process exits
         log.info("server stopped")
 
     async def wait(self) -> None:
@@ -98,14 +104,23 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
     reports NOT_SERVING until it is back.
     """
     await asyncio.to_thread(_check_schema, settings.store.database_url)
+    tracer_provider = start_tracing(settings.tracing)
     if client is None:
-        client = await connect(settings.temporal, lazy=True)
+        client = await connect(
+            settings.temporal, lazy=True, interceptors=temporal_interceptors(settings.tracing)
+        )
     engine = create_engine(settings.store.database_url)
     requests = RequestStore(engine)
     deps = _dependencies(settings, client, engine, requests)
     stopping = deps.stopping
     metrics = RpcMetrics()
     interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(metrics)]
+    if tracer_provider is not None:
+        # Outermost but for the metrics: every RPC gets a span, refused ones included.
+        traced: grpc.aio.ServerInterceptor = aio_server_interceptor(  # type: ignore[no-untyped-call]
+            tracer_provider=tracer_provider
+        )
+        interceptors.append(traced)
     if deps.auth.enabled:
         interceptors.append(BearerTokenInterceptor(deps.auth))
     # Innermost: undecodable request bytes reach the others as a ServiceError, not as UNKNOWN.
@@ -162,6 +177,7 @@ async def start(settings: ServiceSettings, *, client: Client | None = None) -> S
         health=health,
         deps=deps,
         metrics_server=metrics_server,
+        tracer_provider=tracer_provider,
     )
     service.tasks.append(asyncio.create_task(monitor.run(stopping), name="health-monitor"))
     service.tasks.append(asyncio.create_task(deps.watches.run(stopping), name="watch-poller"))

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bubble_service.principals import Principal, parse_auth_tokens
 from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
+from bubble_shared.tracing import TracingSettings
 
 MIB = 1024 * 1024
 # Limits the API reference (service.proto, item.proto) promises; settings may only lower them.
@@ -60,6 +61,7 @@ class ServiceSettings:
     watch_max_stream_seconds: float = 3600.0
     reconcile_interval_seconds: float = 30.0
     reconcile_after_seconds: float = 120.0
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @property
     def auth_enabled(self) -> bool:
@@ -72,6 +74,7 @@ class ServiceSettings:
         settings = cls(
             temporal=TemporalSettings.read(env),
             store=StoreSettings.read(env),
+            tracing=TracingSettings.read(env, default_service_name="bubble-processing"),
             host=env.text("GRPC_HOST", cls.host),
             port=env.integer("GRPC_PORT", cls.port, minimum=0, maximum=65535),
             metrics_port=env.integer("METRICS_PORT", cls.metrics_port, minimum=0, maximum=65535),

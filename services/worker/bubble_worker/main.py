@@ -17,6 +17,7 @@ from bubble_shared.process import run_process
 from bubble_shared.store import create_engine
 from bubble_shared.temporal.client import connect
 from bubble_shared.temporal.runtime import new_runtime, shared_runtime
+from bubble_shared.tracing import start_tracing, temporal_interceptors
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.worker import build_workers
 
@@ -32,7 +33,12 @@ def _runtime(metrics_port: int) -> Runtime:
 
 async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     """Runs the workers until ``stop`` is set, then shuts them down gracefully."""
-    client = await connect(settings.temporal, runtime=_runtime(settings.metrics_port))
+    tracer_provider = start_tracing(settings.tracing)
+    client = await connect(
+        settings.temporal,
+        runtime=_runtime(settings.metrics_port),
+        interceptors=temporal_interceptors(settings.tracing),
+    )
     engine = create_engine(settings.store.database_url, max_connections=settings.database_threads)
     workers, resources = build_workers(client, settings, engine)
     try:
@@ -41,6 +47,8 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     finally:
         resources.close()
         engine.dispose()
+        if tracer_provider is not None:
+            tracer_provider.force_flush()  # the last spans, before the process exits
 
 
 async def run_until(workers: list[Worker], stop: asyncio.Event, *, peer: str = "") -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
+from bubble_shared.tracing import TracingSettings
 from bubble_worker.vision.settings import VisionModelSettings
 
 BATCH_SLOTS = 8
@@ -55,6 +56,7 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 30.0
     retry_budget_seconds: float = 3600.0
     retry_max_interval_seconds: float = 60.0
+    tracing: TracingSettings = field(default_factory=TracingSettings)
     vision_model: VisionModelSettings | None = None
     """The model asked for suggestions; None: the image facts are the suggestions. Set it on
     the analysis workers (they tell the runs to ask it) and the vision-model workers alike."""
@@ -142,6 +144,7 @@ class WorkerSettings:
                 maximum=3600,
             ),
             vision_model=VisionModelSettings.read(env),
+            tracing=TracingSettings.read(env, default_service_name="bubble-worker"),
         )
         if queues is Queues.VISION_MODEL and settings.vision_model is None:
             env.problems.append(
