@@ -45,6 +45,17 @@ class StackProcess:
             assert time.monotonic() < deadline, self.text
         raise AssertionError("the stack exited before it was ready:\n" + self.text)
 
+    def wait_for_line(self, text: str) -> None:
+        """Reads the output until a line holds ``text``."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        for line in self.process.stdout:
+            self.output.append(line)
+            if text in line:
+                return
+            assert time.monotonic() < deadline, self.text
+        raise AssertionError(f"the stack exited before it printed {text!r}:\n" + self.text)
+
     def read_to_the_end(self) -> int:
         """Every line until the stack exits by itself; its exit code."""
         assert self.process.stdout is not None

@@ -6,7 +6,8 @@ service and the codec server, each as its own process with its logs under ``.loc
 Once the worker polls its task queues, prints the endpoints and what to try next (with a token
 from AUTH_TOKENS when it is set) and ``ready``; Ctrl-C stops every process cleanly, and the next
 start finds the same workflows and items. ``--demo`` then seeds a few items with generated
-images, processes them as a batch and prints the suggestions.
+images, processes them as a batch and prints the suggestions. ``--reload`` restarts the worker
+and the service when their code changes (see ``reload.py``).
 """
 
 from __future__ import annotations
@@ -33,13 +34,21 @@ from bubble_shared.store import upgrade
 from bubble_shared.temporal import search_attributes
 from bubble_tools.codec_server import make_server, serve_in_thread
 from bubble_tools.readiness import NotPolledError, wait_until_polled, worker_task_queues
+from bubble_tools.reload import SourceWatcher
+from bubble_tools.repo import find_repo_root
 from bubble_tools.stack_caller import example_caller
 
 # The dev server's SQLite in WAL mode runs about 1.7x more workflows per second here.
 SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
 STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 30.0
+RELOAD_SETTLE_SECONDS = 0.3
+"""After a change is seen, how long more changes (an editor saving several files) may join it."""
 _PR_SET_PDEATHSIG = 1
+_LIBC: ctypes.CDLL | None = None
+with contextlib.suppress(OSError):
+    # Loaded here, not in the child between fork and exec: there it only makes a system call.
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,11 @@ class Stack:
     ports: Ports
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     logs: list[IO[bytes]] = field(default_factory=list)
+    python_path_first: list[str] = field(default_factory=list)
+    """Folders the children import from before the stack's own (the sources, with --reload)."""
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)
+    """Processes that did not start again after a reload; the next change retries them."""
 
     @property
     def database_url(self) -> str:
@@ -74,7 +88,7 @@ class Stack:
         return {
             **os.environ,
             # Children import the same code as this process, wherever it runs from.
-            "PYTHONPATH": os.pathsep.join(sys.path),
+            "PYTHONPATH": os.pathsep.join([*self.python_path_first, *sys.path]),
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.ports.temporal}",
             "DATABASE_URL": self.database_url,
             "MEDIA_ROOT": str(self.media_root),
@@ -84,6 +98,7 @@ class Stack:
         }
 
     def spawn(self, name: str, command: Sequence[str], env: dict[str, str]) -> None:
+        self.commands[name] = (list(command), env)
         log_dir = self.state_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         log = (log_dir / f"{name}.log").open("ab")
@@ -93,37 +108,57 @@ class Stack:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            # Safe here: every process is spawned before this process starts a thread.
+            # Only a system call between fork and exec (libc is loaded already), so a restart
+            # spawned while the codec server's thread runs is safe too.
             preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
         self.processes.append((name, process))
 
     def check_alive(self) -> None:
         for name, process in self.processes:
-            if process.poll() is not None:
+            if name not in self.broken and process.poll() is not None:
                 log = self.state_dir / "logs" / f"{name}.log"
                 raise RuntimeError(f"{name} exited with code {process.returncode}; see {log}")
 
     def stop(self) -> None:
         for name, process in reversed(self.processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                print(f"{name} did not stop in {STOP_TIMEOUT_SECONDS:g}s: killing it", flush=True)
-                process.kill()
-                process.wait()
+            _stop_process(name, process)
         self.processes.clear()
         for log in self.logs:
             log.close()
         self.logs.clear()
 
+    def pid_of(self, name: str) -> int:
+        return next(process.pid for running, process in self.processes if running == name)
+
+    def restart(self, name: str) -> None:
+        """Stops ``name`` gracefully (its running activities or RPCs get their grace period)
+        and starts it again with the same command: it imports the code as it is now."""
+        for index, (running_name, process) in enumerate(self.processes):
+            if running_name == name:
+                _stop_process(name, process)
+                del self.processes[index]
+                break
+        self.broken.discard(name)
+        command, env = self.commands[name]
+        self.spawn(name, command, env)
+
+
+def _stop_process(name: str, process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        print(f"{name} did not stop in {STOP_TIMEOUT_SECONDS:g}s: killing it", flush=True)
+        process.kill()
+        process.wait()
+
 
 def _die_with_parent() -> None:
     """Children get SIGTERM if this process dies without stopping them (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_for_port(
@@ -138,8 +173,11 @@ def wait_for_port(
     raise RuntimeError(f"{what} did not listen on port {port} within {timeout_seconds:g}s")
 
 
-def wait_for_worker(stack: Stack, env: dict[str, str], timeout_seconds: float) -> None:
-    """Until the worker polls every queue it runs: before that, a started item sits QUEUED."""
+def wait_for_worker(
+    stack: Stack, env: dict[str, str], timeout_seconds: float, *, pid: int | None = None
+) -> None:
+    """Until the worker polls every queue it runs: before that, a started item sits QUEUED.
+    With ``pid``, until that process does (a Temporal worker's identity is ``pid@host``)."""
     settings = TemporalSettings.read(EnvReader(env))
     try:
         wait_until_polled(
@@ -148,6 +186,7 @@ def wait_for_worker(stack: Stack, env: dict[str, str], timeout_seconds: float) -
             worker_task_queues(settings),
             timeout_seconds=timeout_seconds,
             check_alive=stack.check_alive,
+            identity_prefix=f"{pid}@" if pid is not None else "",
         )
     except NotPolledError as error:
         log = stack.state_dir / "logs" / "worker.log"
@@ -156,11 +195,14 @@ def wait_for_worker(stack: Stack, env: dict[str, str], timeout_seconds: float) -
 
 @contextlib.contextmanager
 def running_stack(
-    state_dir: Path, ports: Ports, startup_timeout_seconds: float = STARTUP_TIMEOUT_SECONDS
+    state_dir: Path,
+    ports: Ports,
+    startup_timeout_seconds: float = STARTUP_TIMEOUT_SECONDS,
+    python_path_first: Sequence[str] = (),
 ) -> Iterator[Stack]:
     """Everything started, reachable and polling; stopped again on exit, whatever happened."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(state_dir.resolve(), ports)
+    stack = Stack(state_dir.resolve(), ports, python_path_first=list(python_path_first))
     stack.media_root.mkdir(parents=True, exist_ok=True)
     codec = make_server(
         "127.0.0.1",
@@ -208,6 +250,33 @@ def running_stack(
         codec.server_close()
 
 
+def reload_changed(stack: Stack, watcher: SourceWatcher, startup_timeout_seconds: float) -> None:
+    """Restarts the processes whose code changed since the last look, and waits until each
+    serves again. One that does not start (a syntax error, say) is reported and left stopped
+    until the next change; the rest of the stack keeps running."""
+    changed = watcher.changed()
+    if not changed:
+        return
+    time.sleep(RELOAD_SETTLE_SECONDS)
+    for name, files in watcher.changed().items():
+        changed[name] = sorted({*changed.get(name, []), *files})
+    for name, files in changed.items():
+        shown = ", ".join(str(path) for path in files[:3]) + (" ..." if len(files) > 3 else "")
+        print(f"reloading the {name}: {shown} changed", flush=True)
+        stack.restart(name)
+        try:
+            if name == "worker":
+                pid = stack.pid_of(name)
+                wait_for_worker(stack, stack.environment(), startup_timeout_seconds, pid=pid)
+            else:
+                wait_for_port(stack.ports.grpc, stack, "the gRPC service", startup_timeout_seconds)
+        except RuntimeError as err:
+            stack.broken.add(name)
+            print(f"the {name} did not start again ({err}); the next change retries", flush=True)
+            continue
+        print(f"the {name} runs the new code", flush=True)
+
+
 def describe(stack: Stack) -> str:
     ports = stack.ports
     caller = example_caller(stack.environment().get("AUTH_TOKENS"))
@@ -237,6 +306,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".local"))
     parser.add_argument("--demo", action="store_true", help="process a few generated items")
     parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart the worker and the service when their code changes",
+    )
+    parser.add_argument(
+        "--source-dir",
+        type=Path,
+        default=None,
+        help="with --reload: the repository whose sources are run and watched (default: this one)",
+    )
+    parser.add_argument(
         "--startup-timeout",
         type=float,
         default=STARTUP_TIMEOUT_SECONDS,
@@ -253,9 +333,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    watcher = None
+    if args.reload:
+        watcher = SourceWatcher((args.source_dir or find_repo_root()).resolve())
     try:
-        with running_stack(args.state_dir, ports, args.startup_timeout) as stack:
+        with running_stack(
+            args.state_dir,
+            ports,
+            args.startup_timeout,
+            python_path_first=watcher.python_path() if watcher else (),
+        ) as stack:
             print(describe(stack), flush=True)
+            if watcher is not None:
+                print(f"reloading on changes under {watcher.source_dir}", flush=True)
             if args.demo:
                 from bubble_tools.demo import run_demo
 
@@ -263,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("ready", flush=True)
             while not stop.wait(0.5):
                 stack.check_alive()
+                if watcher is not None:
+                    reload_changed(stack, watcher, args.startup_timeout)
             print("stopping...", flush=True)
     except RuntimeError as err:
         print(f"dev stack: {err}", file=sys.stderr, flush=True)

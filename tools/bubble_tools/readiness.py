@@ -40,12 +40,16 @@ def worker_task_queues(settings: TemporalSettings) -> tuple[str, ...]:
     return (settings.task_queue, settings.batch_task_queue, settings.analysis_task_queue)
 
 
-def unpolled_queues(stub: WorkflowServiceStub, namespace: str, queues: Iterable[str]) -> list[str]:
-    """The queues of ``queues`` no poller has been seen on."""
-    return [queue for queue in queues if not _polled(stub, namespace, queue)]
+def unpolled_queues(
+    stub: WorkflowServiceStub, namespace: str, queues: Iterable[str], identity_prefix: str = ""
+) -> list[str]:
+    """The queues of ``queues`` no poller has been seen on (none whose identity starts with
+    ``identity_prefix``, when given: a restarted worker's own, not its predecessor's, which the
+    server still lists for a while)."""
+    return [queue for queue in queues if not _polled(stub, namespace, queue, identity_prefix)]
 
 
-def _polled(stub: WorkflowServiceStub, namespace: str, queue: str) -> bool:
+def _polled(stub: WorkflowServiceStub, namespace: str, queue: str, identity_prefix: str) -> bool:
     for queue_type in _POLLED_TYPES:
         described = stub.DescribeTaskQueue(
             DescribeTaskQueueRequest(
@@ -53,7 +57,7 @@ def _polled(stub: WorkflowServiceStub, namespace: str, queue: str) -> bool:
             ),
             timeout=_RPC_TIMEOUT_SECONDS,
         )
-        if described.pollers:
+        if any(poller.identity.startswith(identity_prefix) for poller in described.pollers):
             return True
     return False
 
@@ -66,6 +70,7 @@ def wait_until_polled(
     timeout_seconds: float,
     check_alive: Callable[[], None] = lambda: None,
     interval_seconds: float = 0.2,
+    identity_prefix: str = "",
 ) -> None:
     """Returns once every queue has a poller; NotPolledError naming the rest after the timeout.
 
@@ -78,7 +83,8 @@ def wait_until_polled(
         while True:
             check_alive()
             try:
-                waiting, failure = unpolled_queues(stub, namespace, waiting), ""
+                waiting = unpolled_queues(stub, namespace, waiting, identity_prefix)
+                failure = ""
             except grpc.RpcError as error:  # the server is still starting: ask again
                 failure = _answer(error)
             if not waiting:
