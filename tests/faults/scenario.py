@@ -107,11 +107,17 @@ class BatchRun:
         self.note(f"batch {self.batch().state}: {self.in_flight()}")
 
 
-def start_batch(stack: Stack, *, items: int, concurrency: int) -> BatchRun:
+def start_batch(
+    stack: Stack, *, items: int, concurrency: int, first_seed: int = 10_000
+) -> BatchRun:
     """Seeds ``items`` items with images of their own and starts one batch over them."""
     engine = create_engine(stack.database_url)
     item_ids = seed_items(
-        stack.database_url, stack.media_root, count=items, owner_id=f"fault-{stack.suffix}"
+        stack.database_url,
+        stack.media_root,
+        count=items,
+        owner_id=f"fault-{stack.suffix}-{first_seed}",
+        first_seed=first_seed,
     )
     run = BatchRun(stack, engine, item_ids)
     with ProcessingClient(stack.grpc_target, timeout=30) as client:

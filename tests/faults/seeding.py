@@ -17,8 +17,12 @@ from bubble_worker.analysis.synthetic import photo_like
 IMAGE_SIZE = (640, 480)
 
 
-def seed_items(database_url: str, media_root: Path, *, count: int, owner_id: str) -> list[str]:
-    """Creates ``count`` PENDING items with one distinct JPEG each; their IDs, oldest first."""
+def seed_items(
+    database_url: str, media_root: Path, *, count: int, owner_id: str, first_seed: int = 10_000
+) -> list[str]:
+    """Creates ``count`` PENDING items with one distinct JPEG each; their IDs, oldest first.
+    Images of seeds from ``first_seed`` on: a second batch in one test needs other seeds, or
+    the analysis cache answers it."""
     folder = media_root / "items"
     folder.mkdir(parents=True, exist_ok=True)
     engine = create_engine(database_url)
@@ -28,7 +32,7 @@ def seed_items(database_url: str, media_root: Path, *, count: int, owner_id: str
         for index in range(count):
             name = f"{owner_id}-{index:03d}.jpg"
             path = folder / name
-            photo_like(IMAGE_SIZE, seed=10_000 + index).save(path, "JPEG", quality=85)
+            photo_like(IMAGE_SIZE, seed=first_seed + index).save(path, "JPEG", quality=85)
             item = store.create_item(
                 item_id=f"{owner_id}-{index:03d}-{uuid.uuid4().hex[:6]}",
                 owner_id=owner_id,
