@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
@@ -56,10 +57,16 @@ def jpeg(seed: int, size: tuple[int, int] = (800, 600)) -> bytes:
 
 
 def worker_on(
-    dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path, *, analysis_processes: int
+    dev_server: WorkflowEnvironment,
+    database_url: str,
+    tmp_path: Path,
+    *,
+    analysis_processes: int,
+    **settings: Any,
 ) -> Worker:
     """A worker (not started) on queues of its own, the database and a media root in
-    ``tmp_path``; the service of the test uses ``worker.settings.temporal`` and ``.store``."""
+    ``tmp_path``, with any other WorkerSettings fields from ``settings``; the service of the test
+    uses ``worker.settings.temporal``, ``.store`` and ``.tracing``."""
     suffix = uuid.uuid4().hex[:8]
     temporal = TemporalSettings(
         address=dev_server.client.service_client.config.target_host,
@@ -76,6 +83,7 @@ def worker_on(
             analysis_processes=analysis_processes,
             metrics_port=0,
             shutdown_grace_seconds=5,
+            **settings,
         )
     )
 

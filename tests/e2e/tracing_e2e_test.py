@@ -4,7 +4,6 @@ a stand-in collector; the service and the worker run with OTEL_EXPORTER_OTLP_END
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -37,9 +36,8 @@ def collector() -> Iterator[OtlpReceiver]:
 async def system(
     dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path, collector: OtlpReceiver
 ) -> AsyncIterator[System]:
-    worker = worker_on(dev_server, database_url, tmp_path, analysis_processes=1)
     tracing = TracingSettings(otlp_endpoint=collector.url, service_name="bubble-e2e")
-    worker.settings = dataclasses.replace(worker.settings, tracing=tracing)
+    worker = worker_on(dev_server, database_url, tmp_path, analysis_processes=1, tracing=tracing)
     async with running_system(worker) as running:
         yield running
 

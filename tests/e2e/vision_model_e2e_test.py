@@ -4,7 +4,7 @@ OpenAI-compatible server over real HTTP -> database, on a real dev server and bo
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -35,14 +35,15 @@ def model() -> Iterator[VisionModelServer]:
 async def system(
     dev_server: WorkflowEnvironment, database_url: str, tmp_path: Path, model: VisionModelServer
 ) -> AsyncIterator[System]:
-    worker = worker_on(dev_server, database_url, tmp_path, analysis_processes=2)
     vision = VisionModelSettings(
         url=model.url,
         model="stand-in-vlm",
         max_requests_per_second=RATE_LIMIT,
-        task_queue=f"{worker.settings.temporal.task_queue}-vision",
+        task_queue=f"vision-{uuid.uuid4().hex[:8]}",
     )
-    worker.settings = dataclasses.replace(worker.settings, vision_model=vision)
+    worker = worker_on(
+        dev_server, database_url, tmp_path, analysis_processes=2, vision_model=vision
+    )
     async with running_system(worker) as running:
         yield running
 

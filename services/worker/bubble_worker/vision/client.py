@@ -47,16 +47,13 @@ class UnusableResponseError(Exception):
 
 
 class ChatCompletions:
-    def __init__(
-        self, settings: VisionModelSettings, *, transport: httpx.BaseTransport | None = None
-    ) -> None:
+    def __init__(self, settings: VisionModelSettings) -> None:
         headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         self._settings = settings
         self._http = httpx.Client(
             base_url=settings.url.rstrip("/") + "/",
             headers=headers,
             timeout=settings.timeout_seconds,
-            transport=transport,
         )
         self._with_schema = True
         self._pacer = Pacer(settings.max_requests_per_second)
