@@ -13,6 +13,8 @@ from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
+from bubble_client import AsyncProcessingClient
+from bubble_client import messages as m
 from bubble_service import server as service_server
 from bubble_service.settings import ServiceSettings
 from bubble_shared.settings import StoreSettings, TemporalSettings
@@ -109,3 +111,10 @@ async def running_system(worker: Worker) -> AsyncIterator[System]:
     finally:
         await service.stop(grace_seconds=1)
         await worker.stop()
+
+
+async def until_processed(client: AsyncProcessingClient, item_id: str) -> None:
+    """Waits (at most a minute) until the item is PROCESSED."""
+    async with asyncio.timeout(60):
+        while (await client.get_item(item_id)).status != m.ItemStatus.PROCESSED:
+            await asyncio.sleep(0.1)

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from e2e.system import System, jpeg, running_system, worker_on
+from e2e.system import System, jpeg, running_system, until_processed, worker_on
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from temporalio.testing import WorkflowEnvironment
 
 from bubble.processing.v1 import service_pb2, service_pb2_grpc
 from bubble_client import AsyncProcessingClient
-from bubble_client import messages as m
 from bubble_shared.testing.otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 from bubble_shared.tracing import TracingSettings
 
@@ -49,7 +48,7 @@ async def test_an_rpc_its_workflow_and_its_activities_are_one_trace(
     async with AsyncProcessingClient(system.target, timeout=30) as client:
         item = await client.create_item(owner_id="u1", title="lamp", images=[jpeg(1)])
         await client.start_item_processing(item.item_id)
-        await _until_processed(client, item.item_id)
+        await until_processed(client, item.item_id)
 
     spans = await _spans_until(
         collector, earlier, lambda names: "RunActivity:send_processing_notification" in names
@@ -88,7 +87,7 @@ async def test_a_batchs_runs_belong_to_the_trace_of_its_rpc(
         ]
         batch = await client.start_batch_processing([item.item_id for item in items])
         for item in items:
-            await _until_processed(client, item.item_id)
+            await until_processed(client, item.item_id)
         del batch
 
     spans = await _spans_until(
@@ -104,12 +103,6 @@ async def test_a_batchs_runs_belong_to_the_trace_of_its_rpc(
     assert "StartActivity:advance_batch" in in_trace
     assert in_trace.count("RunWorkflow:ItemImageProcessingWorkflow") == 2
     assert in_trace.count("RunActivity:analyze_item_images") == 2
-
-
-async def _until_processed(client: AsyncProcessingClient, item_id: str) -> None:
-    async with asyncio.timeout(60):
-        while (await client.get_item(item_id)).status != m.ItemStatus.PROCESSED:
-            await asyncio.sleep(0.1)
 
 
 async def _spans_until(

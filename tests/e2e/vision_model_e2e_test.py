@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from e2e.system import System, jpeg, running_system, worker_on
+from e2e.system import System, jpeg, running_system, until_processed, worker_on
 from temporalio.testing import WorkflowEnvironment
 
 from bubble_client import AsyncProcessingClient, tasks
@@ -88,13 +88,13 @@ async def test_a_busy_model_is_waited_for_and_a_refusing_one_leaves_the_image_fa
     async with AsyncProcessingClient(system.target, timeout=30) as client:
         busy = await client.create_item(owner_id="u2", title="lamp", images=[jpeg(3)])
         await client.start_item_processing(busy.item_id)
-        await _until_processed(client, busy.item_id)
+        await until_processed(client, busy.item_id)
         answered = await client.get_item(busy.item_id)
 
         model.default = error(401, "invalid api key")
         refused = await client.create_item(owner_id="u2", title="vase", images=[jpeg(4)])
         await client.start_item_processing(refused.item_id)
-        await _until_processed(client, refused.item_id)
+        await until_processed(client, refused.item_id)
         facts_only = await client.get_item(refused.item_id)
 
     assert answered.suggestions is not None
@@ -141,9 +141,3 @@ async def test_the_model_never_sees_more_than_its_rate_limit(
     )
     assert busiest <= RATE_LIMIT, arrivals
     assert (arrivals[-1] - arrivals[0]) >= (count - 1) / RATE_LIMIT * 0.9, arrivals
-
-
-async def _until_processed(client: AsyncProcessingClient, item_id: str) -> None:
-    async with asyncio.timeout(60):
-        while (await client.get_item(item_id)).status != m.ItemStatus.PROCESSED:
-            await asyncio.sleep(0.1)

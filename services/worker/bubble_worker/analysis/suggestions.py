@@ -102,8 +102,9 @@ def suggest_for_item(
     images = [_Image(position, analysis) for position, analysis in enumerate(analyses, start=1)]
     own = [_own_warnings(image) for image in images]
     rank = _ranks(images, own)
+    originals = _originals(images)
     warnings = [
-        _duplicate_warnings(image, images, own, rank) or own_
+        _duplicate_warnings(image, images, own, rank, originals) or own_
         for image, own_ in zip(images, own, strict=True)
     ]
     primary = analyses[_primary_index(analyses, warnings)]
@@ -129,6 +130,7 @@ def _duplicate_warnings(
     images: Sequence[_Image],
     own: Sequence[Sequence[analysis_pb2.QualityWarning]],
     rank: dict[int, tuple[int, float, int]],
+    originals: dict[int, _Image],
 ) -> list[analysis_pb2.QualityWarning]:
     """The image's duplicate warning and its own warnings, or [] when it duplicates nothing.
 
@@ -137,11 +139,8 @@ def _duplicate_warnings(
     same, the worse one (more serious warnings, then less sharp, then later) is the duplicate:
     a blurry first shot is not kept over the sharp retake that follows it.
     """
-    analysis, number = image.analysis, image.position
-    earlier = images[: number - 1]
-    original = next(
-        (e for e in earlier if analysis.sha256 and e.analysis.sha256 == analysis.sha256), None
-    )
+    number = image.position
+    original = originals.get(number)
     if original is not None:
         return [
             _warning(
@@ -159,7 +158,7 @@ def _duplicate_warnings(
         for other in images
         if other is not image
         and rank[other.position] < rank[image.position]
-        and not _is_later_copy(other, images)
+        and other.position not in originals
     ]
     similar = _nearest_duplicate(image, better)
     if similar is None:
@@ -193,11 +192,20 @@ def _ranks(
     }
 
 
-def _is_later_copy(image: _Image, images: Sequence[_Image]) -> bool:
-    sha256 = image.analysis.sha256
-    return bool(sha256) and any(
-        other.analysis.sha256 == sha256 for other in images[: image.position - 1]
-    )
+def _originals(images: Sequence[_Image]) -> dict[int, _Image]:
+    """For each image that repeats an earlier file (equal sha256): its position -> the first
+    image with those bytes."""
+    first: dict[str, _Image] = {}
+    originals: dict[int, _Image] = {}
+    for image in images:
+        sha256 = image.analysis.sha256
+        if not sha256:
+            continue
+        if sha256 in first:
+            originals[image.position] = first[sha256]
+        else:
+            first[sha256] = image
+    return originals
 
 
 def _own_warnings(image: _Image) -> list[analysis_pb2.QualityWarning]:

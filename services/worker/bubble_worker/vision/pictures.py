@@ -76,21 +76,20 @@ def _source(image: item_pb2.ItemImage, facts: analysis_pb2.ImageAnalysis, media_
     ]
     if large_enough:
         smallest = min(large_enough, key=lambda thumbnail: max(thumbnail.width, thumbnail.height))
-        path = media_root.joinpath(*smallest.uri.split("/"))
+        path = resolve_media_path(media_root, smallest.uri)
         if path.is_file():
             return path
     return resolve_media_path(media_root, image.uri)
 
 
 def data_url(picture: Picture) -> str:
-    """The picture as ``data:image/jpeg;base64,...``, upright, transparency on white."""
-    decoded = decode_image(picture.source, image_id=picture.image_id, max_edge=MAX_SIDE)
-    image = decoded.image
+    """The picture as ``data:image/jpeg;base64,...``, upright, transparency on white (decoding
+    already fits it within MAX_SIDE, as "RGB" or "RGBA")."""
+    image = decode_image(picture.source, image_id=picture.image_id, max_edge=MAX_SIDE).image
     if image.mode == "RGBA":
         flattened = Image.new("RGB", image.size, "white")
         flattened.paste(image, mask=image.getchannel("A"))
         image = flattened
-    image.thumbnail((MAX_SIDE, MAX_SIDE))
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

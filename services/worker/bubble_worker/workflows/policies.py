@@ -15,6 +15,7 @@ does not compare on replay, so workers with different budgets replay each other'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -48,14 +49,15 @@ def retry_budget() -> RetryBudget:
     return _budget
 
 
-def _retry(initial: timedelta) -> RetryPolicy:
-    """Unlimited attempts (a timeout bounds them where the step may give up), doubling backoff."""
+def _retry(initial: timedelta, *, also_final: Sequence[str] = ()) -> RetryPolicy:
+    """Unlimited attempts (a timeout bounds them where the step may give up), doubling backoff;
+    input errors, and the step's own ``also_final`` types, are not retried."""
     return RetryPolicy(
         initial_interval=min(initial, _budget.max_interval),
         backoff_coefficient=2.0,
         maximum_interval=_budget.max_interval,
         maximum_attempts=0,
-        non_retryable_error_types=NON_RETRYABLE_ERROR_CODES,
+        non_retryable_error_types=[*also_final, *NON_RETRYABLE_ERROR_CODES],
     )
 
 
@@ -82,12 +84,7 @@ VISION_MODEL_START_TO_CLOSE = timedelta(minutes=5)
 
 
 def vision_model_retry() -> RetryPolicy:
-    policy = _retry(timedelta(seconds=1))
-    policy.non_retryable_error_types = [
-        error_codes.VISION_MODEL_REFUSED,
-        *NON_RETRYABLE_ERROR_CODES,
-    ]
-    return policy
+    return _retry(timedelta(seconds=1), also_final=[error_codes.VISION_MODEL_REFUSED])
 
 
 def vision_model_schedule_to_close() -> timedelta:
@@ -116,9 +113,7 @@ NOTIFY_SCHEDULE_TO_CLOSE = timedelta(hours=1)
 
 
 def notify_retry() -> RetryPolicy:
-    policy = _retry(timedelta(seconds=2))
-    policy.non_retryable_error_types = ["WEBHOOK_REJECTED", *NON_RETRYABLE_ERROR_CODES]
-    return policy
+    return _retry(timedelta(seconds=2), also_final=["WEBHOOK_REJECTED"])
 
 
 # A batch ticks: each tick is one ``advance_batch`` that goes on filling the window for a couple
