@@ -32,6 +32,11 @@ from bubble_shared.temporal import names
 ITEMS = 40
 CONCURRENCY = 10
 OUTAGE_SECONDS = 35.0
+PHOTO_SIZE = (3000, 2250)
+"""Camera-sized photos: their analyses last long enough (and queue for the two analysis
+processes) that claimed items are still being analysed when the outage begins; the small images
+of the other fault tests are analysed within milliseconds of their claim, and the strike often
+came after every claimed analysis had finished (CI saw it: no analysis outlived the outage)."""
 OLD_ANALYSIS_ATTEMPTS = 8
 # What 8 analysis attempts (10 item-write attempts) wait in all with backoff capped at 2 s.
 OLD_ATTEMPTS_COVER_SECONDS = max(1 + 6 * 2, 0.5 + 1 + 7 * 2)
@@ -47,7 +52,9 @@ def test_a_database_outage_longer_than_the_old_attempt_counts_fails_no_item(
         with TcpProxy(server.host or "127.0.0.1", server.port or 5432) as proxy:
             through_proxy = server.set(port=proxy.port).render_as_string(hide_password=False)
             with running_stack(tmp_path, url, process_database_url=through_proxy) as stack:
-                run = start_batch(stack, items=ITEMS, concurrency=CONCURRENCY)
+                run = start_batch(
+                    stack, items=ITEMS, concurrency=CONCURRENCY, image_size=PHOTO_SIZE
+                )
                 # Two claimed: at least one of them is still analysing when the outage begins.
                 in_analysis = run.wait_until_in_flight(ITEMS // 5, analysing=2)
                 proxy.start_outage()

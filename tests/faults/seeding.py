@@ -18,7 +18,13 @@ IMAGE_SIZE = (640, 480)
 
 
 def seed_items(
-    database_url: str, media_root: Path, *, count: int, owner_id: str, first_seed: int = 10_000
+    database_url: str,
+    media_root: Path,
+    *,
+    count: int,
+    owner_id: str,
+    first_seed: int = 10_000,
+    image_size: tuple[int, int] = IMAGE_SIZE,
 ) -> list[str]:
     """Creates ``count`` PENDING items with one distinct JPEG each; their IDs, oldest first.
     Images of seeds from ``first_seed`` on: a second batch in one test needs other seeds, or
@@ -32,7 +38,7 @@ def seed_items(
         for index in range(count):
             name = f"{owner_id}-{index:03d}.jpg"
             path = folder / name
-            photo_like(IMAGE_SIZE, seed=first_seed + index).save(path, "JPEG", quality=85)
+            photo_like(image_size, seed=first_seed + index).save(path, "JPEG", quality=85)
             item = store.create_item(
                 item_id=f"{owner_id}-{index:03d}-{uuid.uuid4().hex[:6]}",
                 owner_id=owner_id,
