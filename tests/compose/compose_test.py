@@ -15,6 +15,7 @@ import pytest
 import yaml
 from bubble_tools.repo import find_repo_root
 
+from bubble_service.dashboard.settings import DashboardSettings
 from bubble_service.settings import ServiceSettings
 from bubble_shared.binaries import find_binary
 from bubble_shared.log_format import read_logging_settings
@@ -27,6 +28,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 PEX_TARGETS = {
     "dist/services.worker/worker.pex": ("services/worker/BUILD", "worker"),
     "dist/services.processing/service.pex": ("services/processing/BUILD", "service"),
+    "dist/services.processing/dashboard.pex": ("services/processing/BUILD", "dashboard"),
     "dist/libs.shared.bubble_shared.store/migrate.pex": (
         "libs/shared/bubble_shared/store/BUILD",
         "migrate",
@@ -48,6 +50,7 @@ def _our_services() -> dict[str, dict[str, Any]]:
 def _variables_the_code_reads() -> set[str]:
     WorkerSettings.from_env({})
     ServiceSettings.from_env({})
+    DashboardSettings.from_env({})
     read_logging_settings({})
     return set(EnvReader.known_variables)
 
@@ -71,7 +74,9 @@ def test_names_only_variables_the_settings_read() -> None:
         assert not unknown, f"{name} sets variables no settings read: {sorted(unknown)}"
 
 
-@pytest.mark.parametrize(("service", "variable"), [("processing", "GRPC_PORT")])
+@pytest.mark.parametrize(
+    ("service", "variable"), [("processing", "GRPC_PORT"), ("dashboard", "DASHBOARD_PORT")]
+)
 def test_publishes_the_port_the_service_listens_on(service: str, variable: str) -> None:
     spec = _our_services()[service]
     published = {int(mapping.split(":")[-1]) for mapping in spec["ports"]}
@@ -94,6 +99,14 @@ def test_codec_server_listens_where_the_ui_is_told_to_look() -> None:
 
     assert ui_endpoint.endswith(f":{port}")
     assert any(mapping.endswith(f":{port}") for mapping in services["codec-server"]["ports"])
+
+
+def test_dashboard_links_runs_to_the_published_temporal_ui() -> None:
+    services = _compose()["services"]
+    ui_url = services["dashboard"]["environment"]["TEMPORAL_UI_URL"]
+    published = {mapping.split(":")[0] for mapping in services["temporal-ui"]["ports"]}
+
+    assert any(ui_url.endswith(f":{port}") for port in published), ui_url
 
 
 def test_images_run_pex_files_that_pants_builds() -> None:

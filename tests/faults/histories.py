@@ -1,15 +1,19 @@
 """What Temporal recorded about a run, read with the ``temporal`` CLI (no client in the test).
 
 Temporal writes one ActivityTaskScheduled event per activity, with the retry policy the workflow
-gave it, and one ActivityTaskStarted event, for its last attempt, with that attempt's number.
+gave it, and one ActivityTaskStarted event, for its last attempt, with that attempt's number. A
+local activity (the item's writes) leaves a marker instead, whose JSON data holds its type and the
+number of the attempt that ended it.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bubble_shared.binaries import find_binary
 from bubble_shared.temporal import names
@@ -51,4 +55,17 @@ def activity_retries(
             if started is not None and str(started["scheduledEventId"]) in ours:
                 attempt = int(started.get("attempt", 1))
                 found.highest_attempt = max(found.highest_attempt, attempt)
+            marker = _local_activity_marker(event)
+            if marker is not None and marker.get("activity_type") == activity_type:
+                found.highest_attempt = max(found.highest_attempt, int(marker["attempt"]))
     return found
+
+
+def _local_activity_marker(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The data of a local activity's marker (the CLI shows payload bytes as base64)."""
+    marker = event.get("markerRecordedEventAttributes")
+    if marker is None or marker.get("markerName") != "core_local_activity":
+        return None
+    [payload] = marker["details"]["data"]["payloads"]
+    data: dict[str, Any] = json.loads(base64.b64decode(payload["data"]))
+    return data

@@ -71,7 +71,7 @@ class BatchRun:
         )
 
     def processing(self) -> list[str]:
-        """Items claimed by a run and not yet written: their analysis is under way."""
+        """Items claimed by a run and not yet written: their analysis or write is under way."""
         with self.engine.connect() as db:
             return list(
                 db.scalars(
@@ -85,8 +85,8 @@ class BatchRun:
         self, finished: int, *, analysing: int = 1, timeout: float = 120.0
     ) -> list[str]:
         """Until ``finished`` items have an outcome and ``analysing`` more are claimed (their
-        analysis under way): the moment to strike. Returns the claimed items. Fails if the batch
-        ends first (too small to be in flight when the fault comes)."""
+        analysis or item write under way): the moment to strike. Returns the claimed items.
+        Fails if the batch ends first (too small to be in flight when the fault comes)."""
         deadline = time.monotonic() + timeout
         while (batch := self.batch()).finished < finished or len(
             claimed := self.processing()

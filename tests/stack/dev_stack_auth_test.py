@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from e2e.system import jpeg
 from stack.running import PORT_NAMES, started_stack
 
@@ -62,3 +63,11 @@ def test_the_printed_commands_carry_the_token_and_work(tmp_path: Path) -> None:
         processed = _cli(process, tmp_path)
         assert processed.returncode == 0, processed.stderr
         assert "SUCCEEDED" in processed.stdout
+
+        # The dashboard asks for a token, says so where it is printed, and shows the item with it.
+        dashboard = f"http://127.0.0.1:{ports['dashboard']}"
+        assert f"Dashboard     {dashboard}   (sign in with a token" in stack.text
+        assert httpx.get(dashboard).status_code == 303
+        signed_in = httpx.get(dashboard, headers={"authorization": f"Bearer {TOKEN}"})
+        assert signed_in.status_code == 200
+        assert item_id in signed_in.text

@@ -75,6 +75,12 @@ def test_the_stack_processes_items_and_stops_cleanly(stack: Stack) -> None:
     page = httpx.get(codec_url)
     assert page.status_code == 200
     assert "Codec Server endpoint" in page.text
+    # The dashboard, as printed, serves its items page.
+    dashboard_url = f"http://127.0.0.1:{stack.ports['dashboard']}"
+    assert f"Dashboard     {dashboard_url}\n" in stack.text
+    items_page = httpx.get(dashboard_url)
+    assert items_page.status_code == 200
+    assert "<h1>Items</h1>" in items_page.text
 
     # grpcurl, as a person would paste it.
     created = _grpcurl(
@@ -133,7 +139,7 @@ def test_the_stack_processes_items_and_stops_cleanly(stack: Stack) -> None:
     assert encodings == {"json/protobuf"}
 
     processes = children(stack.process.pid)
-    assert len(processes) == 3  # Temporal, the worker, the service
+    assert len(processes) == 4  # Temporal, the worker, the service, the dashboard
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(timeout=60) == 0
     for child in processes:

@@ -12,7 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 READY_TIMEOUT_SECONDS = 120
-PORT_NAMES = ("temporal", "ui", "grpc", "codec", "worker-metrics", "service-metrics")
+PORT_NAMES = (
+    "temporal",
+    "ui",
+    "grpc",
+    "codec",
+    "worker-metrics",
+    "service-metrics",
+    "dashboard",
+)
 
 
 def children(pid: int) -> list[int]:

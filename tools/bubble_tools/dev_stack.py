@@ -2,12 +2,13 @@
 
 Starts the Temporal dev server (UI included, SQLite file in WAL mode under ``.local/``), migrates
 the item database (SQLite, ``.local/bubble.db``), then the worker (both task queues), the gRPC
-service and the codec server, each as its own process with its logs under ``.local/logs/``.
+service, the items dashboard and the codec server, each as its own process with its logs under
+``.local/logs/``.
 Once the worker polls its task queues, prints the endpoints and what to try next (with a token
 from AUTH_TOKENS when it is set) and ``ready``; Ctrl-C stops every process cleanly, and the next
 start finds the same workflows and items. ``--demo`` then seeds a few items with generated
-images, processes them as a batch and prints the suggestions. ``--reload`` restarts the worker
-and the service when their code changes (see ``reload.py``).
+images, processes them as a batch and prints the suggestions. ``--reload`` restarts the worker,
+the service and the dashboard when their code changes (see ``reload.py``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Ports:
     codec: int = 8081
     worker_metrics: int = 9464
     service_metrics: int = 9465
+    dashboard: int = 8080
 
 
 @dataclass
@@ -237,7 +239,18 @@ def running_stack(
             [sys.executable, "-m", "bubble_service.main"],
             {**env, "METRICS_PORT": str(ports.service_metrics)},
         )
+        stack.spawn(
+            "dashboard",
+            [sys.executable, "-m", "bubble_service.dashboard.main"],
+            {
+                **env,
+                "DASHBOARD_HOST": "127.0.0.1",
+                "DASHBOARD_PORT": str(ports.dashboard),
+                "TEMPORAL_UI_URL": f"http://localhost:{ports.ui}",
+            },
+        )
         wait_for_port(ports.grpc, stack, "the gRPC service", startup_timeout_seconds)
+        wait_for_port(ports.dashboard, stack, "the dashboard", startup_timeout_seconds)
         wait_for_worker(stack, env, startup_timeout_seconds)
         # Threads come after the last spawn (gRPC's above, this one): preexec_fn stays safe.
         codec_thread = serve_in_thread(codec)
@@ -269,7 +282,8 @@ def reload_changed(stack: Stack, watcher: SourceWatcher, startup_timeout_seconds
                 pid = stack.pid_of(name)
                 wait_for_worker(stack, stack.environment(), startup_timeout_seconds, pid=pid)
             else:
-                wait_for_port(stack.ports.grpc, stack, "the gRPC service", startup_timeout_seconds)
+                port = stack.ports.dashboard if name == "dashboard" else stack.ports.grpc
+                wait_for_port(port, stack, f"the {name}", startup_timeout_seconds)
         except RuntimeError as err:
             stack.broken.add(name)
             print(f"the {name} did not start again ({err}); the next change retries", flush=True)
@@ -285,6 +299,7 @@ def describe(stack: Stack) -> str:
     return f"""
 Bubble item processing is running (state in {stack.state_dir}, logs in {stack.state_dir}/logs):
   gRPC API      127.0.0.1:{ports.grpc}
+  Dashboard     http://127.0.0.1:{ports.dashboard}{caller.dashboard_hint}
   Temporal UI   http://localhost:{ports.ui}   (payloads shown as JSON via the codec server)
   Temporal      127.0.0.1:{ports.temporal}
   Codec server  http://127.0.0.1:{ports.codec}
@@ -308,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--reload",
         action="store_true",
-        help="restart the worker and the service when their code changes",
+        help="restart the worker, the service and the dashboard when their code changes",
     )
     parser.add_argument(
         "--source-dir",
@@ -323,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds each process may take to start (the worker: to poll its queues)",
     )
     defaults = Ports()
-    for name in ("temporal", "ui", "grpc", "codec", "worker_metrics", "service_metrics"):
+    for name in defaults.__dataclass_fields__:
         parser.add_argument(
             f"--{name.replace('_', '-')}-port", type=int, default=getattr(defaults, name)
         )

@@ -1,13 +1,13 @@
 """Hot reload for the dev stack (``./pants run tools:dev -- --reload``): which processes' code
 changed since the last look.
 
-The worker and the service then import their code from the repository's source folders (not
-from the copy Pants runs the stack from), and the stack restarts a process when a ``.py`` file
-it imports changes: the worker for ``services/worker`` and ``libs/shared``, the service for
-``services/processing`` and ``libs/shared``. A restart is a graceful stop (running activities
-finish within the grace period; Temporal keeps every workflow) followed by a start, so runs in
-flight carry on with the new code. Contracts (``proto/``) and third-party requirements are built
-by Pants: changing them needs a new ``./pants run tools:dev``.
+The worker, the service and the dashboard then import their code from the repository's source
+folders (not from the copy Pants runs the stack from), and the stack restarts a process when a
+``.py`` file it imports changes: the worker for ``services/worker`` and ``libs/shared``, the
+service and the dashboard for ``services/processing`` and ``libs/shared``. A restart is a
+graceful stop (running activities finish within the grace period; Temporal keeps every workflow)
+followed by a start, so runs in flight carry on with the new code. Contracts (``proto/``) and
+third-party requirements are built by Pants: changing them needs a new ``./pants run tools:dev``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SOURCE_ROOTS: Final = ("services/worker", "services/processing", "libs/shared")
 WATCHED: Final[Mapping[str, tuple[str, ...]]] = {
     "worker": ("services/worker", "libs/shared"),
     "service": ("services/processing", "libs/shared"),
+    "dashboard": ("services/processing", "libs/shared"),
 }
 """The source roots each restartable process imports."""
 

@@ -28,13 +28,13 @@ def test_each_change_restarts_the_processes_that_import_it(tmp_path: Path) -> No
     assert watcher.changed() == {"worker": [Path("services/worker/bubble_worker/main.py")]}
     assert watcher.changed() == {}
     _write(service, "x = 2\n", mtime_ns=2_000_000_000)
-    assert list(watcher.changed()) == ["service"]
+    assert list(watcher.changed()) == ["service", "dashboard"]
     _write(shared, "x = 2\n", mtime_ns=2_000_000_000)
-    assert list(watcher.changed()) == ["worker", "service"]
+    assert list(watcher.changed()) == ["worker", "service", "dashboard"]
     (tmp_path / "services/worker/bubble_worker/new.py").write_text("")
     assert list(watcher.changed()) == ["worker"]
     service.unlink()
-    assert list(watcher.changed()) == ["service"]
+    assert list(watcher.changed()) == ["service", "dashboard"]
     (tmp_path / "services/worker/notes.txt").write_text("not code")
     assert watcher.changed() == {}
     assert watcher.python_path() == [

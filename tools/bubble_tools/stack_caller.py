@@ -23,6 +23,11 @@ class ExampleCaller:
         """`` --token TOKEN`` (the CLI's option) when a token is needed, else nothing."""
         return f" --token {shlex.quote(self.token)}" if self.token else ""
 
+    @property
+    def dashboard_hint(self) -> str:
+        """What the dashboard asks for first, when it asks."""
+        return "   (sign in with a token from AUTH_TOKENS)" if self.token else ""
+
 
 def example_caller(auth_tokens: str | None) -> ExampleCaller:
     """A token for every owner if there is one, else the first token with one of its owners."""

@@ -61,14 +61,19 @@ class Authenticator:
             raise unauthenticated(
                 "the authorization header must be 'Bearer <token>'", "INVALID_CREDENTIALS"
             )
-        given = value[len(_SCHEME) :].strip().encode()
-        # Compare with every token (no early exit), so timing reveals nothing about which matched.
-        matched: Principal | None = None
-        for token, principal in self._tokens:
-            if hmac.compare_digest(given, token):
-                matched = principal
+        matched = self.match(value[len(_SCHEME) :].strip())
         if matched is None:
             raise unauthenticated("the bearer token is not valid", "INVALID_CREDENTIALS")
+        return matched
+
+    def match(self, token: str) -> Principal | None:
+        """The principal of ``token``; None when it is no configured token."""
+        given = token.encode()
+        # Compare with every token (no early exit), so timing reveals nothing about which matched.
+        matched: Principal | None = None
+        for known, principal in self._tokens:
+            if hmac.compare_digest(given, known):
+                matched = principal
         return matched
 
 

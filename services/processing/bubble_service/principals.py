@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from bubble_shared.settings import EnvReader
 from bubble_shared.store.models import OWNER_ID_LENGTH
 
 EVERY_OWNER_MARK = "*"
@@ -52,6 +53,16 @@ class Principal:
 
 
 EVERY_OWNER = Principal()
+
+
+def read_auth_tokens(env: EnvReader) -> dict[str, Principal]:
+    """AUTH_TOKENS' tokens (none when unset); its problems go to ``env``."""
+    raw = env.optional_text(_VARIABLE)
+    if raw is None:
+        return {}
+    tokens, problems = parse_auth_tokens(raw)
+    env.problems.extend(problems)
+    return tokens
 
 
 def parse_auth_tokens(raw: str) -> tuple[dict[str, Principal], list[str]]:

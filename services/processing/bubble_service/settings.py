@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bubble_service.principals import Principal, parse_auth_tokens
+from bubble_service.principals import Principal, read_auth_tokens
 from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
 from bubble_shared.tracing import TracingSettings
 
@@ -99,7 +99,7 @@ class ServiceSettings:
             shutdown_grace_seconds=env.seconds(
                 "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, minimum=0, maximum=3600
             ),
-            auth_tokens=_tokens(env),
+            auth_tokens=read_auth_tokens(env),
             tls_cert_file=_path(env, "TLS_CERT_FILE"),
             tls_key_file=_path(env, "TLS_KEY_FILE"),
             health_check_interval_seconds=env.seconds(
@@ -133,15 +133,6 @@ class ServiceSettings:
             )
         env.raise_if_invalid()
         return settings
-
-
-def _tokens(env: EnvReader) -> dict[str, Principal]:
-    raw = env.optional_text("AUTH_TOKENS")
-    if raw is None:
-        return {}
-    tokens, problems = parse_auth_tokens(raw)
-    env.problems.extend(problems)
-    return tokens
 
 
 def _path(env: EnvReader, name: str) -> Path | None:

@@ -13,11 +13,13 @@ batches = BatchStore(engine)               # batches, their members and counters
 windows = BatchWindows(engine)             # a running batch's window: what to start next
 uploads = UploadStore(engine)              # images uploaded in chunks, until CreateItem uses them
 answers = VisionAnswerCache(engine)        # vision-model answers by images, text, model, prompt
+browsing = Browsing(engine)                # the dashboard's listings: batches, members, runs
 """
 
 from bubble_shared.store.analysis_cache import AnalysisCache
 from bubble_shared.store.batch_window import BatchWindows, JoinedRun, StartedRun, StartPlan, Window
 from bubble_shared.store.batches import BatchStore, NewBatch
+from bubble_shared.store.browsing import BatchMember, Browsing
 from bubble_shared.store.database import create_engine
 from bubble_shared.store.errors import (
     InvalidPageTokenError,
@@ -43,8 +45,10 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "AnalysisCache",
+    "BatchMember",
     "BatchStore",
     "BatchWindows",
+    "Browsing",
     "InvalidPageTokenError",
     "ItemAlreadyExistsError",
     "ItemClaim",

@@ -379,6 +379,8 @@ class Batch(Base):
         ),
         # Open batches that have not changed for a while (reconciliation with Temporal).
         Index("ix_batches_state_update_time", "state", "update_time"),
+        # The newest batches first (the dashboard's batch list).
+        Index("ix_batches_queue_time", "queue_time", "batch_id"),
     )
 
 
