@@ -18,6 +18,7 @@ from bubble_shared.store import create_engine
 from bubble_shared.temporal.client import connect
 from bubble_shared.temporal.runtime import new_runtime, shared_runtime
 from bubble_shared.tracing import start_tracing, temporal_interceptors
+from bubble_worker import versioning
 from bubble_worker.settings import WorkerSettings
 from bubble_worker.worker import build_workers
 
@@ -41,10 +42,18 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     )
     engine = create_engine(settings.store.database_url, max_connections=settings.database_threads)
     workers, resources = build_workers(client, settings, engine)
+    first_version = None
+    if settings.deployment.enabled and settings.queues.runs_workflows:
+        # Once its pollers are seen: a deployment's first version makes itself current.
+        first_version = asyncio.create_task(
+            versioning.make_current_if_none(client, settings.deployment)
+        )
     try:
         await run_until(workers, stop, peer=settings.temporal.address)
         log.info("worker stopped")
     finally:
+        if first_version is not None and not first_version.done():
+            first_version.cancel()
         resources.close()
         engine.dispose()
         if tracer_provider is not None:

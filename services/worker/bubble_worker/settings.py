@@ -9,6 +9,7 @@ from enum import Enum
 
 from bubble_shared.settings import EnvReader, StoreSettings, TemporalSettings
 from bubble_shared.tracing import TracingSettings
+from bubble_worker.versioning import DeploymentSettings
 from bubble_worker.vision.settings import VisionModelSettings
 
 BATCH_SLOTS = 8
@@ -57,6 +58,8 @@ class WorkerSettings:
     retry_budget_seconds: float = 3600.0
     retry_max_interval_seconds: float = 60.0
     tracing: TracingSettings = field(default_factory=TracingSettings)
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
+    """The version the workflow workers poll as (WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID)."""
     vision_model: VisionModelSettings | None = None
     """The model asked for suggestions; None: the image facts are the suggestions. Set it on
     the analysis workers (they tell the runs to ask it) and the vision-model workers alike."""
@@ -144,6 +147,7 @@ class WorkerSettings:
                 maximum=3600,
             ),
             vision_model=VisionModelSettings.read(env),
+            deployment=DeploymentSettings.read(env),
             tracing=TracingSettings.read(env, default_service_name="bubble-worker"),
         )
         if queues is Queues.VISION_MODEL and settings.vision_model is None:

@@ -25,6 +25,7 @@ from bubble_shared.store import (
     RunWrites,
     VisionAnswerCache,
 )
+from bubble_worker import versioning
 from bubble_worker.activities.analysis_pool import AnalysisPool
 from bubble_worker.activities.analyze import AnalyzeItemImages
 from bubble_worker.activities.batch_window import BatchWindowActivities
@@ -82,6 +83,8 @@ def build_workers(
     run_writes = RunWrites(engine)
     grace = timedelta(seconds=settings.shutdown_grace_seconds)
     workers: list[Worker] = []
+    # The workflow workers poll as one version of the deployment (versioning.py); None: unversioned.
+    version = versioning.deployment_config(settings.deployment)
     if settings.queues.runs_workflows:
         if settings.notify_webhook_url:
             resources.webhook = WebhookSender(
@@ -122,6 +125,7 @@ def build_workers(
                 max_concurrent_local_activities=settings.max_concurrent_local_activities,
                 max_concurrent_workflow_tasks=settings.max_concurrent_workflows,
                 graceful_shutdown_timeout=grace,
+                deployment_config=version,
             )
         )
         # Batches on their own queue, slots and threads: a tick never waits behind the tasks of
@@ -141,6 +145,7 @@ def build_workers(
                 max_concurrent_local_activities=BATCH_SLOTS,
                 max_concurrent_workflow_tasks=BATCH_SLOTS,
                 graceful_shutdown_timeout=grace,
+                deployment_config=version,
             )
         )
     if settings.queues.runs_analysis:

@@ -8,6 +8,7 @@ Each stand-in registers under the real activity's name and records what it was c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from bubble.processing.v1 import activities_pb2, analysis_pb2, run_pb2, workflows_pb2
 from bubble_shared.store import BatchStore, BatchWindows, NewBatch, RunRecords
@@ -53,6 +54,8 @@ class FakeActivities:
 
     analyze: AnalyzeBehaviour | None = None
     analyze_delay_seconds: float = 0.0
+    analyze_gate: asyncio.Event | None = None
+    """Analyses wait until it is set (a run held in its analysis for as long as a test needs)."""
     update_failures: int = 0
     """The suggestions write raises a database outage on this many attempts first."""
     notify_fails: bool = False
@@ -78,6 +81,10 @@ class FakeActivities:
             result = self.analyze(request, attempt) if self.analyze else None
             if self.analyze_delay_seconds:
                 await _heartbeating_sleep(self.analyze_delay_seconds)
+            if self.analyze_gate is not None:
+                while not self.analyze_gate.is_set():
+                    activity.heartbeat()
+                    await asyncio.sleep(0.05)
             return result or activities_pb2.AnalyzeItemImagesOutput(
                 analysis=analysis_pb2.ItemAnalysis(item_id=request.item_id),
                 suggestions=suggestions_for(request.item_id),
@@ -192,11 +199,20 @@ class Harness:
 
 @asynccontextmanager
 async def running_harness(
-    env: WorkflowEnvironment, fakes: FakeActivities, engine: Engine
+    env: WorkflowEnvironment,
+    fakes: FakeActivities,
+    engine: Engine,
+    *,
+    suffix: str = "",
+    version: WorkerDeploymentConfig | None = None,
+    item_workflow: type = ItemImageProcessingWorkflow,
+    with_analysis: bool = True,
 ) -> AsyncIterator[Harness]:
-    """Workflows and stand-in activities on their real three-queue layout, on fresh queues; the
-    read-model activities are the real ones, on ``engine`` (a migrated database)."""
-    suffix = uuid.uuid4().hex[:8]
+    """Workflows and stand-in activities on their real three-queue layout, on fresh queues (or
+    those of ``suffix``, to poll beside another harness); the read-model activities are the
+    real ones, on ``engine`` (a migrated database). ``version``: the workflow workers poll as
+    that version of a deployment, running ``item_workflow`` as the item workflow."""
+    suffix = suffix or uuid.uuid4().hex[:8]
     runs, batches = RunRecords(engine), BatchStore(engine)
     harness = Harness(
         env, fakes, f"items-{suffix}", f"analysis-{suffix}", f"batches-{suffix}", runs, batches
@@ -205,37 +221,45 @@ async def running_harness(
     windows = BatchWindowActivities(
         client=env.client, windows=BatchWindows(engine), task_queue=harness.task_queue
     )
-    async with (
-        Worker(
-            env.client,
-            task_queue=harness.batch_task_queue,
-            workflows=[ItemBatchProcessingWorkflow],
-            workflow_runner=WORKFLOW_RUNNER,
-            activities=[*read_model.activities(), *windows.activities()],
-            activity_executor=_THREADS,
-            interceptors=[ErrorBoundary()],
-        ),
-        Worker(
-            env.client,
-            task_queue=harness.task_queue,
-            workflows=[ItemImageProcessingWorkflow],
-            workflow_runner=WORKFLOW_RUNNER,
-            activities=[
-                fakes.update_item_with_suggestions,
-                fakes.mark_item_processing_failed,
-                fakes.send_processing_notification,
-                *read_model.activities(),
-            ],
-            activity_executor=_THREADS,
-            interceptors=[ErrorBoundary()],
-        ),
-        Worker(
-            env.client,
-            task_queue=harness.analysis_task_queue,
-            activities=[fakes.analyze_item_images],
-            interceptors=[ErrorBoundary()],
-        ),
-    ):
+    async with contextlib.AsyncExitStack() as workers:
+        await workers.enter_async_context(
+            Worker(
+                env.client,
+                task_queue=harness.batch_task_queue,
+                workflows=[ItemBatchProcessingWorkflow],
+                workflow_runner=WORKFLOW_RUNNER,
+                activities=[*read_model.activities(), *windows.activities()],
+                activity_executor=_THREADS,
+                interceptors=[ErrorBoundary()],
+                deployment_config=version,
+            )
+        )
+        await workers.enter_async_context(
+            Worker(
+                env.client,
+                task_queue=harness.task_queue,
+                workflows=[item_workflow],
+                workflow_runner=WORKFLOW_RUNNER,
+                activities=[
+                    fakes.update_item_with_suggestions,
+                    fakes.mark_item_processing_failed,
+                    fakes.send_processing_notification,
+                    *read_model.activities(),
+                ],
+                activity_executor=_THREADS,
+                interceptors=[ErrorBoundary()],
+                deployment_config=version,
+            )
+        )
+        if with_analysis:
+            await workers.enter_async_context(
+                Worker(
+                    env.client,
+                    task_queue=harness.analysis_task_queue,
+                    activities=[fakes.analyze_item_images],
+                    interceptors=[ErrorBoundary()],
+                )
+            )
         yield harness
 
 

@@ -76,7 +76,7 @@ class ItemBatchProcessingWorkflow:
                 finished = await self._finish_batch(run_pb2.RUN_STATE_SUCCEEDED)
                 if finished.finished:
                     return self._output(finished)
-            if self._history_is_long():
+            if self._history_is_long() or self._version_is_no_longer_current():
                 self._continue_as_new()
             if window.all_started and window.open_runs == 0:
                 # Only runs it joined are left (or a member's start awaits a retry): the tick
@@ -127,11 +127,23 @@ class ItemBatchProcessingWorkflow:
         limit = self._state.events_per_run or policies.BATCH_EVENTS_PER_RUN
         return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()
 
+    @staticmethod
+    def _version_is_no_longer_current() -> bool:
+        """A deploy made another worker version current: this run, pinned to its version, moves
+        to the new one by continuing as new (see bubble_worker/versioning.py)."""
+        return workflow.info().is_target_worker_deployment_version_changed()
+
     def _continue_as_new(self) -> None:
         following = Input()
         following.CopyFrom(self._state)
         following.continued_as_new_count += 1
-        workflow.continue_as_new(following)
+        if workflow.info().get_current_deployment_version() is None:
+            workflow.continue_as_new(following)  # an unversioned worker
+        # The next run starts on the deployment's current version, where its history is new.
+        workflow.continue_as_new(
+            following,
+            initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
+        )
 
     async def _cancel(self) -> None:
         """Cancels the runs the batch started that are still open, gives them a moment to record
