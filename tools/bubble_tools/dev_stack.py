@@ -34,7 +34,12 @@ from bubble_shared.settings import EnvReader, TemporalSettings
 from bubble_shared.store import upgrade
 from bubble_shared.temporal import search_attributes
 from bubble_tools.codec_server import make_server, serve_in_thread
-from bubble_tools.readiness import NotPolledError, wait_until_polled, worker_task_queues
+from bubble_tools.readiness import (
+    NotPolledError,
+    wait_until_current,
+    wait_until_polled,
+    worker_task_queues,
+)
 from bubble_tools.reload import SourceWatcher
 from bubble_tools.repo import find_repo_root
 from bubble_tools.stack_caller import example_caller
@@ -42,6 +47,8 @@ from bubble_tools.stack_caller import example_caller
 # The dev server's SQLite in WAL mode runs about 1.7x more workflows per second here.
 SQLITE_PRAGMAS = ("--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal")
 STARTUP_TIMEOUT_SECONDS = 60.0
+DEPLOYMENT_NAME = "bubble-worker"
+DEV_BUILD_ID = "dev"
 STOP_TIMEOUT_SECONDS = 30.0
 RELOAD_SETTLE_SECONDS = 0.3
 """After a change is seen, how long more changes (an editor saving several files) may join it."""
@@ -87,6 +94,7 @@ class Stack:
 
     def environment(self) -> dict[str, str]:
         """The settings the worker and the service read, pointing at this stack."""
+        deployment = os.environ.get("WORKER_DEPLOYMENT_NAME", DEPLOYMENT_NAME)
         return {
             **os.environ,
             # Children import the same code as this process, wherever it runs from.
@@ -97,6 +105,12 @@ class Stack:
             "GRPC_HOST": "127.0.0.1",
             "GRPC_PORT": str(self.ports.grpc),
             "LOG_FORMAT": "text",
+            # The workflow workers run as a version of a Worker Deployment, as deployed ones do;
+            # one fixed build ID, so a reload (new code, same version) keeps its runs going.
+            "WORKER_DEPLOYMENT_NAME": deployment,
+            "WORKER_BUILD_ID": os.environ.get("WORKER_BUILD_ID", DEV_BUILD_ID)
+            if deployment
+            else "",
         }
 
     def spawn(self, name: str, command: Sequence[str], env: dict[str, str]) -> None:
@@ -178,18 +192,30 @@ def wait_for_port(
 def wait_for_worker(
     stack: Stack, env: dict[str, str], timeout_seconds: float, *, pid: int | None = None
 ) -> None:
-    """Until the worker polls every queue it runs: before that, a started item sits QUEUED.
-    With ``pid``, until that process does (a Temporal worker's identity is ``pid@host``)."""
+    """Until the worker polls every queue it runs and, versioned, its version is current: before
+    that, a started item sits QUEUED. With ``pid``, until that process polls (a Temporal
+    worker's identity is ``pid@host``)."""
     settings = TemporalSettings.read(EnvReader(env))
+    address = f"127.0.0.1:{stack.ports.temporal}"
     try:
         wait_until_polled(
-            f"127.0.0.1:{stack.ports.temporal}",
+            address,
             settings.namespace,
             worker_task_queues(settings),
             timeout_seconds=timeout_seconds,
             check_alive=stack.check_alive,
             identity_prefix=f"{pid}@" if pid is not None else "",
         )
+        if env.get("WORKER_DEPLOYMENT_NAME"):
+            # Its first version makes itself current; a later one waits for the operator.
+            wait_until_current(
+                address,
+                settings.namespace,
+                env["WORKER_DEPLOYMENT_NAME"],
+                env["WORKER_BUILD_ID"],
+                timeout_seconds=timeout_seconds,
+                check_alive=stack.check_alive,
+            )
     except NotPolledError as error:
         log = stack.state_dir / "logs" / "worker.log"
         raise RuntimeError(f"{error}; see {log} (and WORKER_QUEUES)") from None
@@ -311,6 +337,8 @@ Try:
   {cli} create --owner {shlex.quote(caller.owner)} --title "Wool scarf" photo.jpg
   {cli} process ITEM_ID --wait
   temporal workflow list --address 127.0.0.1:{ports.temporal}
+  temporal worker deployment describe --name {stack.environment()["WORKER_DEPLOYMENT_NAME"]} \
+--address 127.0.0.1:{ports.temporal}
 
 Ctrl-C stops everything; the next start keeps the workflows and items.
 """

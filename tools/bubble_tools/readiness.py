@@ -20,7 +20,10 @@ from typing import Any
 import grpc
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeTaskQueueRequest,
+    DescribeWorkerDeploymentRequest,
+)
 from temporalio.api.workflowservice.v1.service_pb2_grpc import WorkflowServiceStub
 
 from bubble_shared.settings import TemporalSettings
@@ -95,6 +98,50 @@ def wait_until_polled(
                     f"{timeout_seconds:g}s{failure}"
                 )
             time.sleep(interval_seconds)
+
+
+def current_build_id(stub: WorkflowServiceStub, namespace: str, deployment_name: str) -> str:
+    """The build ID of the deployment's current version; "" while it has none (or no
+    deployment of that name has polled yet)."""
+    try:
+        described = stub.DescribeWorkerDeployment(
+            DescribeWorkerDeploymentRequest(namespace=namespace, deployment_name=deployment_name),
+            timeout=_RPC_TIMEOUT_SECONDS,
+        )
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            return ""
+        raise
+    routing = described.worker_deployment_info.routing_config
+    return str(routing.current_deployment_version.build_id)
+
+
+def wait_until_current(
+    address: str,
+    namespace: str,
+    deployment_name: str,
+    build_id: str,
+    *,
+    timeout_seconds: float,
+    check_alive: Callable[[], None] = lambda: None,
+) -> None:
+    """Returns once ``build_id`` is the deployment's current version (a versioned worker takes
+    no task before); NotPolledError after the timeout, naming the version that is current."""
+    deadline = time.monotonic() + timeout_seconds
+    current = ""
+    with grpc.insecure_channel(address) as channel:
+        stub = WorkflowServiceStub(channel)
+        while True:
+            check_alive()
+            current = current_build_id(stub, namespace, deployment_name)
+            if current == build_id:
+                return
+            if time.monotonic() >= deadline:
+                raise NotPolledError(
+                    f"version {build_id!r} of worker deployment {deployment_name!r} did not "
+                    f"become current within {timeout_seconds:g}s (current: {current or 'none'})"
+                )
+            time.sleep(0.2)
 
 
 def _answer(error: grpc.RpcError) -> str:
