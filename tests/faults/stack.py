@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,16 +114,22 @@ class Stack:
         )
         return self.service
 
-    def start_worker(self) -> Process:
-        """A worker polling both queues, once it polls."""
+    def start_worker(
+        self, settings: Mapping[str, str] | None = None, *, code: Path | None = None
+    ) -> Process:
+        """A worker polling both queues, once it polls; ``settings`` adds to its environment,
+        ``code`` is a folder whose packages it imports first (another version's code)."""
         env = {
             **self._python_env(),
+            **(settings or {}),
             "ANALYSIS_PROCESSES": str(ANALYSIS_PROCESSES),
             "WORKER_SHUTDOWN_GRACE_SECONDS": str(WORKER_GRACE_SECONDS),
             "NOTIFY_WEBHOOK_URL": self.webhook.url,
             "RETRY_MAX_INTERVAL_SECONDS": str(RETRY_MAX_INTERVAL_SECONDS),
             "RETRY_BUDGET_SECONDS": str(RETRY_BUDGET_SECONDS),
         }
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(code), env["PYTHONPATH"]])
         command = [sys.executable, "-m", "bubble_worker.main"]
         worker = self._start(f"worker{len(self.workers) + 1}", command, env)
         self.workers.append(worker)
@@ -142,9 +148,14 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    root: Path, database_url: str, *, process_database_url: str | None = None
+    root: Path,
+    database_url: str,
+    *,
+    process_database_url: str | None = None,
+    worker_settings: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """Temporal, the service and one worker, started; every process killed on exit."""
+    """Temporal, the service and one worker (with ``worker_settings``), started; every process
+    killed on exit."""
     temporal_port, grpc_port = free_ports(2)
     with webhook_receiver() as webhook:
         stack = Stack(
@@ -159,7 +170,7 @@ def running_stack(
         try:
             stack.start_temporal()
             stack.start_service()
-            stack.start_worker()
+            stack.start_worker(worker_settings)
             yield stack
         finally:
             for process in reversed(stack.started):

@@ -109,7 +109,9 @@ def current_build_id(stub: WorkflowServiceStub, namespace: str, deployment_name:
             timeout=_RPC_TIMEOUT_SECONDS,
         )
     except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
+        # NOT_FOUND: no version has polled yet. RESOURCE_EXHAUSTED: the server limits the calls
+        # on one deployment (the worker's own are among them): ask again later.
+        if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.RESOURCE_EXHAUSTED):
             return ""
         raise
     routing = described.worker_deployment_info.routing_config
@@ -141,7 +143,7 @@ def wait_until_current(
                     f"version {build_id!r} of worker deployment {deployment_name!r} did not "
                     f"become current within {timeout_seconds:g}s (current: {current or 'none'})"
                 )
-            time.sleep(0.2)
+            time.sleep(0.5)
 
 
 def _answer(error: grpc.RpcError) -> str:

@@ -44,6 +44,11 @@ from bubble_shared.settings import EnvReader
 REGISTRATION_TIMEOUT_SECONDS = 60.0
 """How long a new version may take to be seen polling (measured: 0.7-1.7 s on the dev server)."""
 _WORKFLOW_CODE = Path(__file__).parent / "workflows"
+_LOOK_AGAIN = (
+    RPCStatusCode.NOT_FOUND,
+    RPCStatusCode.FAILED_PRECONDITION,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+)
 log = logging.getLogger("bubble_worker")
 
 
@@ -111,11 +116,11 @@ async def make_current_if_none(client: Client, settings: DeploymentSettings) -> 
         except RPCError as err:
             # NOT_FOUND: this version is not seen polling yet. FAILED_PRECONDITION: it does not
             # poll all its queues yet, or another worker changed the deployment meanwhile (a
-            # conflict token mismatch): look again.
-            expected = err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
-            if not expected or time.monotonic() > deadline:
+            # conflict token mismatch). RESOURCE_EXHAUSTED: the server limits the calls on one
+            # deployment. In each case: look again, a little later.
+            if err.status not in _LOOK_AGAIN or time.monotonic() > deadline:
                 raise
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
         else:
             return made
 
