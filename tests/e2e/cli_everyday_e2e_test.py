@@ -94,7 +94,10 @@ async def test_get_batch_and_list_show_what_happened(
         assert label in shown, shown
     assert len(results["first page"][1].splitlines()) == 2
     assert "more items: --page-token" in results["hint"][1]
-    assert len(results["next page"][1].splitlines()) == 1
+    # Seen once under CI load: the second page printed nothing. Say why, if it happens again.
+    code, out = results["next page"]
+    assert code == 0, (code, out, capsys.readouterr().err)
+    assert len(out.splitlines()) == 1, (out, results["first page"], results["hint"])
     assert "more items" not in capsys.readouterr().err
     listed = [json.loads(line)["itemId"] for line in results["all"][1].splitlines()]
     assert len(set(listed)) == 3
