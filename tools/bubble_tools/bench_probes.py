@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import insert
 
@@ -47,15 +48,18 @@ def tree_rss_bytes(pid: int) -> int:
 
 
 def descendants(pid: int) -> list[int]:
+    """Every live descendant, whichever thread started it (a worker's analysis pool is spawned
+    from an activity thread: the main thread's ``children`` file does not list it)."""
     found: list[int] = []
     pending = [pid]
     while pending:
         parent = pending.pop()
-        try:
-            with open(f"/proc/{parent}/task/{parent}/children") as children:
-                kids = [int(kid) for kid in children.read().split()]
-        except OSError:
-            continue
+        kids: list[int] = []
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                kids += [int(kid) for kid in task.read_text().split()]
+            except OSError:
+                continue
         found.extend(kids)
         pending.extend(kids)
     return found
@@ -111,6 +115,15 @@ async def paced(
 
 def seed_items(database_url: str, *, owner_id: str, count: int, image_uri: str) -> list[str]:
     """Inserts ``count`` PENDING items of one image each, oldest first; their IDs."""
+    return seed_items_with_images(database_url, owner_id=owner_id, images=[[image_uri]] * count)
+
+
+def seed_items_with_images(
+    database_url: str, *, owner_id: str, images: Sequence[Sequence[str]]
+) -> list[str]:
+    """Inserts one PENDING item per entry of ``images`` (its image URIs), oldest first; their
+    IDs."""
+    count = len(images)
     engine = create_engine(database_url)
     base = datetime.now(UTC) - timedelta(days=1)
     ids = [f"{owner_id}-{index:07d}-{uuid.uuid4().hex[:6]}" for index in range(count)]
@@ -140,13 +153,14 @@ def seed_items(database_url: str, *, owner_id: str, count: int, image_uri: str) 
                         {
                             "image_id": uuid.uuid4().hex,
                             "item_id": item_id,
-                            "position": 0,
-                            "uri": image_uri,
+                            "position": position,
+                            "uri": uri,
                             "filename": "",
                             "content_type": "image/jpeg",
                             "size_bytes": 0,
                         }
-                        for item_id in chunk
+                        for offset, item_id in enumerate(chunk)
+                        for position, uri in enumerate(images[start + offset])
                     ],
                 )
     finally:
