@@ -1,7 +1,8 @@
 """Horizontal scaling: two workers of the same version, as separate processes on PostgreSQL,
 share one 200-item batch, and every item is processed exactly once (one claim, one result, one
-notification, one webhook delivery, the batch's counters right). The same batch size on one
-worker first gives the throughput to report beside it; speed is reported, not asserted.
+notification, one webhook delivery, the batch's counters right), each worker writing some of the
+results. Speed is the benchmarks' business (tools:bench-throughput), not this test's: it reports
+the batch's items/s and asserts only correctness.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def _items_per_second(run: BatchRun) -> float:
     return len(run.item_ids) / (time.monotonic() - started)
 
 
-def _written_by(worker: Process, since: int = 0) -> int:
-    lines = worker.log_text()[since:].splitlines()
+def _written_by(worker: Process) -> int:
+    lines = worker.log_text().splitlines()
     return sum(1 for line in lines if "suggestions of item" in line and WRITTEN in line)
 
 
@@ -39,22 +40,14 @@ def test_two_workers_share_one_batch_and_process_every_item_once(
         running_stack(tmp_path, url) as stack,
     ):
         [first] = stack.workers
-        alone = start_batch(stack, items=ITEMS, concurrency=CONCURRENCY, first_seed=20_000)
-        one_worker = _items_per_second(alone)
-        assert alone.batch().finished == ITEMS, alone.in_flight()
-        alone.engine.dispose()
-        stack.webhook.received.clear()  # the checks below are about the second batch's
-
         second = stack.start_worker()
-        before = len(first.log_text())
         run = start_batch(stack, items=ITEMS, concurrency=CONCURRENCY, first_seed=30_000)
-        run.note(f"two workers poll; one worker ran {ITEMS} items at {one_worker:.1f}/s")
+        run.note("two workers poll")
         two_workers = _items_per_second(run)
-        shares = (_written_by(first, since=before), _written_by(second))
+        shares = (_written_by(first), _written_by(second))
         run.note(
-            f"two workers: {two_workers:.1f} items/s ({two_workers / one_worker:.2f}x one worker,"
-            f" {ANALYSIS_PROCESSES} analysis processes each); results written: {shares[0]} by"
-            f" {first.name}, {shares[1]} by {second.name}"
+            f"two workers: {two_workers:.1f} items/s ({ANALYSIS_PROCESSES} analysis processes"
+            f" each); results written: {shares[0]} by {first.name}, {shares[1]} by {second.name}"
         )
         findings = finish(run)
         with capsys.disabled():  # the figures, also when the test passes

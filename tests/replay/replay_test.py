@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from bubble_shared.temporal.converter import DATA_CONVERTER
-from bubble_worker.workflows import WORKFLOWS
+from bubble_worker.workflows.runner import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

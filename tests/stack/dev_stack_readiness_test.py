@@ -12,7 +12,7 @@ from stack.running import PORT_NAMES, started_stack
 from bubble_shared.testing.ports import free_ports
 
 # Long enough for the service to listen on a loaded machine; the worker never gets there.
-STARTUP_TIMEOUT_SECONDS = 45
+STARTUP_TIMEOUT_SECONDS = 30
 
 
 def test_a_worker_that_does_not_poll_every_queue_is_not_ready(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_a_worker_that_does_not_poll_every_queue_is_not_ready(tmp_path: Path) ->
 
     assert exit_code == 1, stack.text
     assert (
-        "no worker polled task queue item-processing, item-processing-batches within 45s"
+        "no worker polled task queue item-processing, item-processing-batches within 30s"
         in stack.text
     )
     assert str(state_dir / "logs" / "worker.log") in stack.text

@@ -38,7 +38,7 @@ from bubble_worker.testing.fakes import (
     running_harness,
     serving_vision_model,
 )
-from bubble_worker.workflows import ItemImageProcessingWorkflow
+from bubble_worker.workflows.item import ItemImageProcessingWorkflow
 
 HISTORIES_DIR = Path("tests/replay/histories")
 
@@ -65,14 +65,16 @@ async def _item(
 async def item_succeeds(harness: Harness) -> Recorded:
     handle = await _item(harness, f"ok-{uuid.uuid4().hex[:6]}")
     await handle.result()
-    return [("item_succeeds", handle)]
+    # Runs before the notify-as-local-activity patch: item_succeeds.json.
+    return [("item_succeeds_notifies_locally", handle)]
 
 
 async def item_asks_the_vision_model(harness: Harness) -> Recorded:
     async with serving_vision_model(harness):
         handle = await _item(harness, f"model-{uuid.uuid4().hex[:6]}")
         await handle.result()
-    return [("item_asks_the_vision_model", handle)]
+    # Runs before the notify-as-local-activity patch: item_asks_the_vision_model.json.
+    return [("item_asks_the_vision_model_notifies_locally", handle)]
 
 
 async def item_fails_on_a_bad_image(harness: Harness) -> Recorded:
@@ -83,8 +85,9 @@ async def item_fails_on_a_bad_image(harness: Harness) -> Recorded:
     handle = await _item(harness, f"bad-{uuid.uuid4().hex[:6]}")
     with contextlib.suppress(WorkflowFailureError):  # ending Failed is the point
         await handle.result()
-    # Runs before the failed-runs-end-failed patch completed: item_fails_on_a_bad_image.json.
-    return [("item_fails_on_a_bad_image_ends_failed", handle)]
+    # Runs before the failed-runs-end-failed patch completed: item_fails_on_a_bad_image.json;
+    # before the notify-as-local-activity patch: item_fails_on_a_bad_image_ends_failed.json.
+    return [("item_fails_on_a_bad_image_notifies_locally", handle)]
 
 
 async def item_cancelled_while_queued(harness: Harness) -> Recorded:

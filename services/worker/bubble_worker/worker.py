@@ -37,12 +37,10 @@ from bubble_worker.activities.vision_suggest import VisionSuggestions
 from bubble_worker.activities.webhook import WebhookConfig, WebhookSender
 from bubble_worker.settings import BATCH_SLOTS, WorkerSettings
 from bubble_worker.vision.client import ChatCompletions
-from bubble_worker.workflows import (
-    WORKFLOW_RUNNER,
-    ItemBatchProcessingWorkflow,
-    ItemImageProcessingWorkflow,
-    policies,
-)
+from bubble_worker.workflows import policies
+from bubble_worker.workflows.batch import ItemBatchProcessingWorkflow
+from bubble_worker.workflows.item import ItemImageProcessingWorkflow
+from bubble_worker.workflows.runner import WORKFLOW_RUNNER, write_workflow_bytecode
 
 
 @dataclass
@@ -86,6 +84,7 @@ def build_workers(
     # The workflow workers poll as one version of the deployment (versioning.py); None: unversioned.
     version = versioning.deployment_config(settings.deployment)
     if settings.queues.runs_workflows:
+        write_workflow_bytecode()
         if settings.notify_webhook_url:
             resources.webhook = WebhookSender(
                 WebhookConfig(

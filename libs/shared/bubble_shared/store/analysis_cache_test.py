@@ -63,3 +63,16 @@ def test_concurrent_puts_of_one_key_do_not_fail(cache: AnalysisCache) -> None:
     cached = cache.get_cached_analysis(**KEY)
     assert cached is not None
     assert cached.width in range(1, threads + 1)
+
+
+def test_an_items_images_are_looked_up_and_stored_at_once(cache: AnalysisCache) -> None:
+    names = {"analyzer_name": "bubble-pillow", "analyzer_version": "1.0.0"}
+    cache.put_cached_analysis(**KEY, analysis=analysis(10))
+    others = {"cd" * 32: analysis(30), "ef" * 32: analysis(40)}
+
+    cache.put_cached_analyses({**others, SHA: analysis(20)}, **names)
+
+    found = cache.get_cached_analyses([SHA, *others, "00" * 32], **names)
+    assert found == {SHA: analysis(10), **others}  # the first writer of SHA still wins
+    assert cache.get_cached_analyses([], **names) == {}
+    assert cache.get_cached_analyses(list(others), **{**names, "analyzer_version": "2"}) == {}

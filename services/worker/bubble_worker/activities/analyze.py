@@ -1,10 +1,11 @@
 """The ``analyze_item_images`` activity: claim the item, analyse every image, derive suggestions.
 
 It runs on its own task queue (``image-analysis``) so that CPU-bound work scales on its own
-workers. Per image: the file is located under MEDIA_ROOT, hashed, looked up in the analysis cache
-(sha256 + analyser version: the same bytes are never analysed twice) and otherwise analysed in the
-process pool. Heartbeats go out after every image and every few seconds while waiting, so a dead
-worker is noticed quickly and a cancellation reaches the activity.
+workers. Per image: the file is located under MEDIA_ROOT and hashed; the item's images are looked
+up in the analysis cache in one query (sha256 + analyser version: the same bytes are never
+analysed twice), the others analysed in the process pool and cached together in one transaction.
+Heartbeats go out after every image and every few seconds while waiting, so a dead worker is
+noticed quickly and a cancellation reaches the activity.
 
 An image that cannot be used does not stop the others: the owner is told about every bad image
 at once (one failure, the first bad image's code), instead of one per run, and the good images
@@ -52,6 +53,15 @@ class _PendingImage:
     number: int
     image: item_pb2.ItemImage
     sha256: str
+    path: Path
+
+
+def _as_image(cached: analysis_pb2.ImageAnalysis, image_id: str) -> analysis_pb2.ImageAnalysis:
+    """A cached analysis as this image's (a copy: two images may share their bytes)."""
+    analysis = analysis_pb2.ImageAnalysis()
+    analysis.CopyFrom(cached)
+    analysis.image_id = image_id
+    return analysis
 
 
 class AnalyzeItemImages:
@@ -124,35 +134,39 @@ class AnalyzeItemImages:
     ) -> tuple[dict[str, analysis_pb2.ImageAnalysis], int]:
         analyses: dict[str, analysis_pb2.ImageAnalysis] = {}
         problems: list[ImageProblem] = []
+        located: list[_PendingImage] = []
+        for number, image in enumerate(images, start=1):
+            try:
+                path = self._locate(image)
+            except ImageRejectedError as err:
+                problems.append(_problem(number, image, err))
+                continue
+            located.append(_PendingImage(number, image, file_sha256(path), path))
+        versioned = {"analyzer_name": analyzer.name, "analyzer_version": analyzer.version}
+        cached = self._cache.get_cached_analyses([image.sha256 for image in located], **versioned)
         pending: dict[Future[bytes], _PendingImage] = {}
+        fresh: dict[str, analysis_pb2.ImageAnalysis] = {}
         try:
-            for number, image in enumerate(images, start=1):
-                try:
-                    path = self._locate(image)
-                except ImageRejectedError as err:
-                    problems.append(_problem(number, image, err))
-                    continue
-                sha256 = file_sha256(path)
-                cached = self._cache.get_cached_analysis(
-                    sha256=sha256, analyzer_name=analyzer.name, analyzer_version=analyzer.version
-                )
-                if cached is not None:
-                    cached.image_id = image.image_id
-                    analyses[image.image_id] = cached
+            for found in located:
+                hit = cached.get(found.sha256)
+                if hit is not None:
+                    analyses[found.image.image_id] = _as_image(hit, found.image.image_id)
                     continue
                 future = self._pool.submit(
                     analyze_image_file,
                     analyzer.name,
-                    image.image_id,
-                    str(path),
+                    found.image.image_id,
+                    str(found.path),
                     str(self._media_root),
                 )
-                pending[future] = _PendingImage(number, image, sha256)
+                pending[future] = found
             cache_hits = len(analyses)
-            self._collect(pending, analyses, problems, analyzer)
+            self._collect(pending, analyses, problems, fresh)
         finally:
             for future in pending:
                 future.cancel()
+        # The good images are cached even when others were bad: fixing those costs no decoding.
+        self._cache.put_cached_analyses(fresh, **versioned)
         if problems:
             raise _rejected(problems, total=len(images))
         return analyses, cache_hits
@@ -184,8 +198,10 @@ class AnalyzeItemImages:
         pending: dict[Future[bytes], _PendingImage],
         analyses: dict[str, analysis_pb2.ImageAnalysis],
         problems: list[ImageProblem],
-        analyzer: Analyzer,
+        fresh: dict[str, analysis_pb2.ImageAnalysis],
     ) -> None:
+        """Waits for the pool's analyses (heartbeating): each into ``analyses`` by image and
+        ``fresh`` by sha256 (to cache), or a problem."""
         waiting = set(pending)
         while waiting:
             done, waiting = wait(
@@ -206,12 +222,7 @@ class AnalyzeItemImages:
                     ) from None
                 analysis = analysis_pb2.ImageAnalysis.FromString(result)
                 analysis.analyze_time.FromDatetime(datetime.now(UTC))
-                self._cache.put_cached_analysis(
-                    sha256=image.sha256,
-                    analyzer_name=analyzer.name,
-                    analyzer_version=analyzer.version,
-                    analysis=analysis,
-                )
+                fresh[image.sha256] = analysis
                 analyses[image.image.image_id] = analysis
             activity.heartbeat(len(analyses))
             if activity.is_cancelled():

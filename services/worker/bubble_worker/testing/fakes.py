@@ -31,11 +31,9 @@ from bubble_worker.activities.batch_window import BatchWindowActivities
 from bubble_worker.activities.error_boundary import ErrorBoundary
 from bubble_worker.activities.errors import processing_failure
 from bubble_worker.activities.read_model import ReadModelWrites
-from bubble_worker.workflows import (
-    WORKFLOW_RUNNER,
-    ItemBatchProcessingWorkflow,
-    ItemImageProcessingWorkflow,
-)
+from bubble_worker.workflows.batch import ItemBatchProcessingWorkflow
+from bubble_worker.workflows.item import ItemImageProcessingWorkflow
+from bubble_worker.workflows.runner import WORKFLOW_RUNNER
 
 AnalyzeBehaviour = Callable[
     [activities_pb2.AnalyzeItemImagesInput, int], activities_pb2.AnalyzeItemImagesOutput | None

@@ -11,7 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from bubble.processing.v1 import workflows_pb2
     from bubble_shared.temporal import names
-    from bubble_worker.workflows import ItemImageProcessingWorkflow
+    from bubble_worker.workflows.item import ItemImageProcessingWorkflow
 
 
 @workflow.defn(name=names.ITEM_WORKFLOW)

@@ -24,7 +24,8 @@ from bubble_shared.store import NewBatch, RunStep
 from bubble_shared.temporal import names
 from bubble_shared.temporal.converter import DATA_CONVERTER
 from bubble_worker.testing.fakes import Harness, image_rejected
-from bubble_worker.workflows import ItemBatchProcessingWorkflow, ItemImageProcessingWorkflow
+from bubble_worker.workflows.batch import ItemBatchProcessingWorkflow
+from bubble_worker.workflows.item import ItemImageProcessingWorkflow
 
 Output = workflows_pb2.ItemBatchProcessingWorkflowOutput
 Handle = WorkflowHandle[Any, Output]

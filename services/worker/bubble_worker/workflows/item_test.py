@@ -15,7 +15,8 @@ from bubble.processing.v1 import activities_pb2, run_pb2, workflows_pb2
 from bubble_shared.temporal import names
 from bubble_worker.activities.error_boundary import MAX_INTERNAL_ATTEMPTS
 from bubble_worker.testing.fakes import Harness, database_outage, image_rejected, suggestions_for
-from bubble_worker.workflows import ItemImageProcessingWorkflow, policies
+from bubble_worker.workflows import policies
+from bubble_worker.workflows.item import ItemImageProcessingWorkflow
 
 Output = workflows_pb2.ItemImageProcessingWorkflowOutput
 

@@ -25,7 +25,8 @@ from bubble_worker.testing.fakes import (
     serving_vision_model,
     suggestions_for,
 )
-from bubble_worker.workflows import ItemImageProcessingWorkflow, policies
+from bubble_worker.workflows import policies
+from bubble_worker.workflows.item import ItemImageProcessingWorkflow
 
 
 @pytest.fixture()
