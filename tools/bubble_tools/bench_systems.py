@@ -33,7 +33,7 @@ from bubble_shared.store.models import AnalysisCacheEntry, Item, Notification
 from bubble_tools import bench_probes as probes
 from bubble_tools.bench_celery_app import app as celery_app
 from bubble_tools.bench_celery_app import process_item
-from bubble_tools.dev_stack import Stack
+from bubble_tools.dev_stack import Stack, die_with_parent
 from bubble_worker.analysis import analyze_image_file
 from bubble_worker.analysis.registry import DEFAULT_ANALYZER
 
@@ -143,6 +143,8 @@ class CeleryBaseline:
             env=dict(env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            # No Celery worker outlives a benchmark that was interrupted.
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
         self._redis = _redis_server_pid()
         self._wait_until_ready()

@@ -126,7 +126,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             # Only a system call between fork and exec (libc is loaded already), so a restart
             # spawned while the codec server's thread runs is safe too.
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
         self.processes.append((name, process))
 
@@ -171,7 +171,7 @@ def _stop_process(name: str, process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Children get SIGTERM if this process dies without stopping them (Linux)."""
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
