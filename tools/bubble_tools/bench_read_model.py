@@ -23,7 +23,6 @@ import io
 import itertools
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from bubble_shared.store import BatchWindows, create_engine
 from bubble_shared.temporal.converter import DATA_CONVERTER
 from bubble_tools import bench_probes as probes
 from bubble_tools.dev_stack import Ports, Stack, running_stack
+from bubble_tools.exiting import run_then_exit
 from bubble_worker.analysis.synthetic import photo_like
 
 # The async stub type exists only in the type stubs (the runtime class serves both).
@@ -210,11 +210,7 @@ def window_summary(timeline: list[dict[str, Any]], window: int) -> dict[str, Any
     continue-as-new: the samples from the first full window until the members run out (the last
     window's worth of items)."""
     total = timeline[-1]["done"] if timeline else 0
-    steady = [
-        sample
-        for sample in timeline
-        if sample["t"] > 0 and sample["done"] < total - window
-    ]
+    steady = [sample for sample in timeline if sample["t"] > 0 and sample["done"] < total - window]
     first_full = next(
         (index for index, sample in enumerate(steady) if sample["open_runs"] >= window * 0.9), None
     )
@@ -294,6 +290,29 @@ async def _bench(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     return results
 
 
+def _bench_and_report(args: argparse.Namespace) -> None:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_stack(
+            Path(scratch),
+            Ports(
+                temporal=17233,
+                ui=18233,
+                grpc=15051,
+                codec=18081,
+                worker_metrics=19464,
+                service_metrics=19465,
+            ),
+        ) as stack,
+    ):
+        results = asyncio.run(_bench(args, stack))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps({key: value for key, value in results.items() if key != "batch"}, indent=2))
+    print(json.dumps({k: v for k, v in results["batch"].items() if k != "timeline"}, indent=2))
+    print(f"timeline and all figures: {args.out}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--batch-items", type=int, default=20_000)
@@ -308,36 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cpu-seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=Path("dist/bench-read-model.json"))
     args = parser.parse_args(argv)
-    exit_code = 0
-    try:
-        with (
-            tempfile.TemporaryDirectory() as scratch,
-            running_stack(
-                Path(scratch),
-                Ports(
-                    temporal=17233,
-                    ui=18233,
-                    grpc=15051,
-                    codec=18081,
-                    worker_metrics=19464,
-                    service_metrics=19465,
-                ),
-            ) as stack,
-        ):
-            results = asyncio.run(_bench(args, stack))
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(
-            json.dumps({key: value for key, value in results.items() if key != "batch"}, indent=2)
-        )
-        print(json.dumps({k: v for k, v in results["batch"].items() if k != "timeline"}, indent=2))
-        print(f"timeline and all figures: {args.out}")
-    except Exception as err:  # reported, then a clean exit code
-        print(f"bench-read-model failed: {err!r}", file=sys.stderr)
-        exit_code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)  # temporalio can abort during interpreter shutdown (sdk-python#300)
+    run_then_exit("bench-read-model", lambda: _bench_and_report(args))
 
 
 if __name__ == "__main__":

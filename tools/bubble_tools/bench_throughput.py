@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +45,7 @@ from bubble_tools.bench_systems import (
     timed,
 )
 from bubble_tools.dev_stack import Ports, Stack, running_stack
+from bubble_tools.exiting import run_then_exit
 
 BENCH_PORTS = Ports(
     temporal=27233,
@@ -195,6 +195,40 @@ def _size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def _bench_and_report(args: argparse.Namespace) -> None:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_stack(Path(scratch) / "stack", BENCH_PORTS) as stack,
+    ):
+        bench = Bench(args, stack, Path(scratch))
+        try:
+            started = time.perf_counter()
+            results = run(bench, args.rounds, args.singles)
+        finally:
+            bench.close()
+    table, figures = summary(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": f"{os.cpu_count()} cores",
+                "arguments": {k: v for k, v in vars(args).items() if k != "out"},
+                "seconds": round(time.perf_counter() - started, 1),
+                **figures,
+                "phases": {
+                    name: [phase.__dict__ | {"cpu": dict(phase.cpu)} for phase in phases]
+                    for name, phases in results.items()
+                },
+            },
+            indent=2,
+            default=str,
+        )
+        + "\n"
+    )
+    print(table)
+    print(f"every figure: {args.out}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--items", type=int, default=60)
@@ -209,45 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ["ANALYSIS_PROCESSES"] = str(args.processes)
     celery_app.conf.update(broker_url=args.redis_url, result_backend=args.redis_url)
-    exit_code = 0
-    try:
-        with (
-            tempfile.TemporaryDirectory() as scratch,
-            running_stack(Path(scratch) / "stack", BENCH_PORTS) as stack,
-        ):
-            bench = Bench(args, stack, Path(scratch))
-            try:
-                started = time.perf_counter()
-                results = run(bench, args.rounds, args.singles)
-            finally:
-                bench.close()
-        table, figures = summary(results)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(
-            json.dumps(
-                {
-                    "machine": f"{os.cpu_count()} cores",
-                    "arguments": {k: v for k, v in vars(args).items() if k != "out"},
-                    "seconds": round(time.perf_counter() - started, 1),
-                    **figures,
-                    "phases": {
-                        name: [phase.__dict__ | {"cpu": dict(phase.cpu)} for phase in phases]
-                        for name, phases in results.items()
-                    },
-                },
-                indent=2,
-                default=str,
-            )
-            + "\n"
-        )
-        print(table)
-        print(f"every figure: {args.out}")
-    except Exception as err:  # reported, then a clean exit code
-        print(f"bench-throughput failed: {err!r}", file=sys.stderr)
-        exit_code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)  # temporalio can abort during interpreter shutdown (sdk-python#300)
+    run_then_exit("bench-throughput", lambda: _bench_and_report(args))
 
 
 if __name__ == "__main__":

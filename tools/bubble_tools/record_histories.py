@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,6 +28,7 @@ from bubble.processing.v1 import activities_pb2, workflows_pb2
 from bubble_shared.store import create_engine, upgrade
 from bubble_shared.temporal import names
 from bubble_shared.testing.temporal_servers import start_time_skipping_server
+from bubble_tools.exiting import run_then_exit
 from bubble_tools.repo import find_repo_root
 from bubble_worker.testing.fakes import (
     FakeActivities,
@@ -187,15 +186,7 @@ async def _main() -> None:
 
 
 def main() -> None:
-    exit_code = 0
-    try:
-        asyncio.run(_main())
-    except Exception as err:  # - reported, then a clean exit code
-        print(f"record-histories failed: {err!r}", file=sys.stderr)
-        exit_code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(exit_code)  # temporalio can abort during interpreter shutdown (sdk-python#300)
+    run_then_exit("record-histories", lambda: asyncio.run(_main()))
 
 
 if __name__ == "__main__":
