@@ -15,6 +15,7 @@ rest (orchestration).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from bubble_tools import bench_probes as probes
 from bubble_tools.bench_celery_app import app as celery_app
 from bubble_tools.bench_celery_app import process_item
 from bubble_tools.dev_stack import Stack, die_with_parent
+from bubble_worker.activities.analysis_pool import exit_with_parent
 from bubble_worker.analysis import analyze_image_file
 from bubble_worker.analysis.registry import DEFAULT_ANALYZER
 
@@ -88,7 +90,13 @@ class AnalyserAlone:
     def __init__(self, *, processes: int, media_root: Path, scratch: Path) -> None:
         self._media_root = media_root
         self._thumbnails = scratch
-        self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            # A pool does not die with its parent by itself (an interrupted benchmark).
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def roles(self) -> CpuReadings:
         def pool_cpu() -> float:
