@@ -128,8 +128,16 @@ def _list(client: ProcessingClient, args: argparse.Namespace, out: Output) -> in
         if not token or (left is not None and left <= 0):
             break
     if token:
-        print(f"bubble-processing: more items: --page-token {token} (or --all)", file=sys.stderr)
+        print(
+            f"bubble-processing: more items: {next_page_option(token)} (or --all)", file=sys.stderr
+        )
     return 0
+
+
+def next_page_option(token: str) -> str:
+    """The option that lists the next page. Joined with "=": a page token is URL-safe base64 and
+    may start with "-", which argparse takes for an option when it stands on its own."""
+    return f"--page-token={token}"
 
 
 def _process(client: ProcessingClient, args: argparse.Namespace, out: Output) -> int:

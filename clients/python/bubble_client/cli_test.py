@@ -18,6 +18,7 @@ import pytest
 
 from bubble_client import cli
 from bubble_client import messages as m
+from bubble_client.cli_args import parse
 from bubble_client.errors import ResourceExhaustedError
 
 
@@ -241,3 +242,13 @@ def test_an_image_the_service_refuses_as_too_large_exits_2(
     assert code == 2
     assert out == ""
     assert f"RESOURCE_EXHAUSTED: {message}" in capsys.readouterr().err
+
+
+def test_the_next_page_option_works_for_a_token_that_starts_with_a_dash() -> None:
+    # Page tokens are URL-safe base64: about one in 32 starts with "-". Passed on its own after
+    # --page-token, argparse refused it ("expected one argument"); CI met one.
+    token = "-Vx0aGUgbmV4dCBwYWdl"
+
+    args = parse(["list", "--owner", "o", cli.next_page_option(token)])
+
+    assert args.page_token == token
