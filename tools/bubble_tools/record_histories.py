@@ -64,16 +64,16 @@ async def _item(
 async def item_succeeds(harness: Harness) -> Recorded:
     handle = await _item(harness, f"ok-{uuid.uuid4().hex[:6]}")
     await handle.result()
-    # Runs before the notify-as-local-activity patch: item_succeeds.json.
-    return [("item_succeeds_notifies_locally", handle)]
+    # Runs before the leaner-runs patch: item_succeeds.json.
+    return [("item_succeeds_leaner_runs", handle)]
 
 
 async def item_asks_the_vision_model(harness: Harness) -> Recorded:
     async with serving_vision_model(harness):
         handle = await _item(harness, f"model-{uuid.uuid4().hex[:6]}")
         await handle.result()
-    # Runs before the notify-as-local-activity patch: item_asks_the_vision_model.json.
-    return [("item_asks_the_vision_model_notifies_locally", handle)]
+    # Runs before the leaner-runs patch: item_asks_the_vision_model.json.
+    return [("item_asks_the_vision_model_leaner_runs", handle)]
 
 
 async def item_fails_on_a_bad_image(harness: Harness) -> Recorded:
@@ -85,8 +85,8 @@ async def item_fails_on_a_bad_image(harness: Harness) -> Recorded:
     with contextlib.suppress(WorkflowFailureError):  # ending Failed is the point
         await handle.result()
     # Runs before the failed-runs-end-failed patch completed: item_fails_on_a_bad_image.json;
-    # before the notify-as-local-activity patch: item_fails_on_a_bad_image_ends_failed.json.
-    return [("item_fails_on_a_bad_image_notifies_locally", handle)]
+    # before the leaner-runs patch: item_fails_on_a_bad_image_ends_failed.json.
+    return [("item_fails_on_a_bad_image_leaner_runs", handle)]
 
 
 async def item_cancelled_while_queued(harness: Harness) -> Recorded:

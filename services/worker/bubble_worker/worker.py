@@ -101,6 +101,7 @@ def build_workers(
         notifications = Notifications(
             items=ItemStore(engine),
             notifications=NotificationStore(engine),
+            runs=RunRecords(engine),
             webhook=resources.webhook,
         )
         threads = settings.max_concurrent_activities + settings.max_concurrent_local_activities

@@ -43,6 +43,7 @@ class WriteVerdict(enum.Enum):
     SKIP_DUPLICATE = "skip_duplicate"
     SKIP_STALE = "skip_stale"
     SKIP_NOT_CLAIMED = "skip_not_claimed"
+    SKIP_OUTCOME_WRITTEN = "skip_outcome_written"
 
 
 def is_current_run(item: Item, run: RunRef) -> bool:
@@ -99,12 +100,13 @@ def write_verdict(
     3. ``requires_claim`` (a cancellation) and the run never claimed the item: SKIP_NOT_CLAIMED.
        A run cancelled while it waited (a Celery ``apply_async(countdown=...)`` then ``revoke()``)
        did nothing to the item, so the item keeps what its earlier runs left.
-    4. Otherwise APPLY, whether or not this run still owns the item: an older owner is a dead run
+    4. ``requires_claim`` (a cancellation) and the item holds this run's outcome already:
+       SKIP_OUTCOME_WRITTEN. The outcome stands, as the run's batches counted it; a run that knows
+       it wrote its outcome never asks, but one may not know (its workflow task, with the write in
+       it, was retried because the cancellation arrived meanwhile).
+    5. Otherwise APPLY, whether or not this run still owns the item: an older owner is a dead run
        (see ``claim_verdict``), and a run that failed before its claim (the item's analysis could
        not even start) records that failure.
-
-    A run that wrote one outcome and then another (e.g. PROCESSED, then cancelled before it
-    finished notifying) applies both: the item's status is the outcome of its most recent run.
     """
     if is_last_run(item, run) and item.status == status:
         return WriteVerdict.SKIP_DUPLICATE
@@ -112,4 +114,6 @@ def write_verdict(
         return WriteVerdict.SKIP_STALE
     if requires_claim and not (is_current_run(item, run) or is_last_run(item, run)):
         return WriteVerdict.SKIP_NOT_CLAIMED
+    if requires_claim and is_last_run(item, run):
+        return WriteVerdict.SKIP_OUTCOME_WRITTEN
     return WriteVerdict.APPLY

@@ -48,6 +48,7 @@ _SKIPPED_WRITES: Mapping[WriteVerdict, activities_pb2.ItemWriteOutcome.ValueType
     WriteVerdict.SKIP_DUPLICATE: activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_DUPLICATE,
     WriteVerdict.SKIP_STALE: activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_STALE,
     WriteVerdict.SKIP_NOT_CLAIMED: activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED,
+    WriteVerdict.SKIP_OUTCOME_WRITTEN: activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_OUTCOME_WRITTEN,
 }
 
 

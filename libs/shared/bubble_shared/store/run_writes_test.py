@@ -31,6 +31,7 @@ DUPLICATE = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_DUPLICATE
 STALE = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_STALE
 DELETED = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED
 NOT_CLAIMED = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED
+OUTCOME_WRITTEN = activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_OUTCOME_WRITTEN
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 ERROR = run_pb2.ProcessingError(
@@ -507,17 +508,31 @@ def test_mark_failed_by_an_older_run_than_the_owner_is_stale(
     assert store.get_item("item-1").status == item_pb2.ITEM_STATUS_PROCESSING
 
 
-def test_a_run_cancelled_after_it_wrote_its_result_ends_cancelled(
+def test_a_run_cancelled_after_it_wrote_its_result_keeps_that_result(
     store: ItemStore, run_writes: RunWrites
 ) -> None:
+    # The run did not learn of its write (its workflow task was retried because the cancellation
+    # arrived meanwhile): the result stands, as its batches counted it.
     OLD.claim(run_writes)
     OLD.apply(run_writes, store)
 
-    assert OLD.fail(run_writes, cancelled=True) == APPLIED
+    assert OLD.fail(run_writes, cancelled=True) == OUTCOME_WRITTEN
 
     item = store.get_item("item-1")
-    assert item.status == item_pb2.ITEM_STATUS_CANCELLED
+    assert item.status == item_pb2.ITEM_STATUS_PROCESSED
     assert item.HasField("suggestions")
+    assert not item.HasField("last_error")
+
+
+def test_a_run_cancelled_after_it_failed_stays_failed(
+    store: ItemStore, run_writes: RunWrites
+) -> None:
+    OLD.claim(run_writes)
+    assert OLD.fail(run_writes) == APPLIED
+
+    assert OLD.fail(run_writes, cancelled=True) == OUTCOME_WRITTEN
+
+    assert store.get_item("item-1").status == item_pb2.ITEM_STATUS_FAILED
 
 
 def test_cancelling_a_queued_rerun_leaves_the_processed_item_alone(

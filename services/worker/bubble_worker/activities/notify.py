@@ -3,7 +3,8 @@
 The row is written first, unique per (workflow id, run id, kind), so a retried activity or a
 replayed workflow finds it instead of notifying twice; a webhook delivery already recorded on the
 row is not sent again. Transient webhook failures are retried by Temporal with backoff; a refusal
-(4xx) is final, and the run still succeeds: the item is already up to date.
+(4xx) is final, and the run still succeeds: the item is already up to date. Once the owner is
+told, it records the run's last step when the run hands it one (a write the run saves).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from bubble.processing.v1 import activities_pb2
-from bubble_shared.store import ItemNotFoundError, ItemStore, NotificationStore
+from bubble_shared.store import ItemStore, NotificationStore, RunRecords, RunStep
 from bubble_shared.temporal import names
 from bubble_worker.activities.webhook import (
     WebhookRejectedError,
@@ -25,17 +26,36 @@ from bubble_worker.activities.webhook import (
 
 class Notifications:
     def __init__(
-        self, *, items: ItemStore, notifications: NotificationStore, webhook: WebhookSender | None
+        self,
+        *,
+        items: ItemStore,
+        notifications: NotificationStore,
+        runs: RunRecords,
+        webhook: WebhookSender | None,
     ) -> None:
         self._items = items
         self._notifications = notifications
+        self._runs = runs
         self._webhook = webhook
 
     @activity.defn(name=names.SEND_PROCESSING_NOTIFICATION)
     def send_processing_notification(
         self, request: activities_pb2.SendProcessingNotificationInput
     ) -> activities_pb2.SendProcessingNotificationOutput:
-        owner_id = request.owner_id or self._owner_of(request.item_id)
+        output = self._notify(request)
+        if request.HasField("last_step"):
+            # The owner is told (or there is nobody to tell): the run's last step, in this task.
+            step = activities_pb2.RecordItemRunInput()
+            step.CopyFrom(request.last_step)
+            step.time.GetCurrentTime()
+            self._runs.record(RunStep.of(step))
+            output.last_step_recorded = True
+        return output
+
+    def _notify(
+        self, request: activities_pb2.SendProcessingNotificationInput
+    ) -> activities_pb2.SendProcessingNotificationOutput:
+        owner_id = request.owner_id or self._items.owner_of(request.item_id) or ""
         if not owner_id:
             # No such item (a batch listed an unknown id, or it was deleted): nobody to tell, and
             # a row or webhook with an empty owner would reach whoever reads them.
@@ -83,12 +103,6 @@ class Notifications:
         if self._webhook is not None:
             output.webhook_delivered = self._deliver(notification_id)
         return output
-
-    def _owner_of(self, item_id: str) -> str:
-        try:
-            return self._items.get_item(item_id).owner_id
-        except ItemNotFoundError:
-            return ""
 
     def _deliver(self, notification_id: str) -> bool:
         assert self._webhook is not None

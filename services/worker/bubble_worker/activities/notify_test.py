@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from bubble.processing.v1 import activities_pb2, run_pb2
-from bubble_shared.store import ItemStore, NotificationStore
+from bubble_shared.store import ItemStore, NotificationStore, RunRecords
 from bubble_worker.activities.notify import Notifications
 from bubble_worker.activities.webhook import SIGNATURE_HEADER, WebhookConfig, WebhookSender
 from bubble_worker.testing.webhook_receiver import WebhookReceiver, webhook_receiver
@@ -32,7 +33,25 @@ def _notifications(
     store: ItemStore, notifications: NotificationStore, receiver: WebhookReceiver | None
 ) -> Notifications:
     webhook = WebhookSender(WebhookConfig(url=receiver.url, secret="s3cret")) if receiver else None
-    return Notifications(items=store, notifications=notifications, webhook=webhook)
+    return Notifications(
+        items=store, notifications=notifications, runs=RunRecords(store.engine), webhook=webhook
+    )
+
+
+def _with_last_step(
+    request: activities_pb2.SendProcessingNotificationInput,
+) -> activities_pb2.SendProcessingNotificationInput:
+    request.last_step.CopyFrom(
+        activities_pb2.RecordItemRunInput(
+            item_id=request.item_id,
+            workflow_id=request.workflow_id,
+            run_id=request.run_id,
+            run_start_time=Timestamp(seconds=1_700_000_000),
+            state=run_pb2.RUN_STATE_SUCCEEDED,
+            stage=run_pb2.PROCESSING_STAGE_DONE,
+        )
+    )
+    return request
 
 
 def test_records_one_notification_per_run_and_kind_even_when_retried(
@@ -144,3 +163,40 @@ def test_a_receiver_refusing_the_notification_is_final_and_does_not_raise(
         )
 
     assert (sent.created, sent.webhook_delivered) == (True, False)
+
+
+def test_the_runs_last_step_is_recorded_once_the_owner_is_told(
+    store: ItemStore, notifications: NotificationStore
+) -> None:
+    runs = RunRecords(store.engine)
+    activities = _notifications(store, notifications, None)
+    request = _with_last_step(_request(store))
+
+    sent = ActivityEnvironment().run(activities.send_processing_notification, request)
+
+    assert sent.last_step_recorded
+    status = runs.get(request.run_id)
+    assert status is not None
+    assert (status.state, status.stage) == (
+        run_pb2.RUN_STATE_SUCCEEDED,
+        run_pb2.PROCESSING_STAGE_DONE,
+    )
+    assert status.HasField("close_time")
+    # Without one, the run records its last step itself.
+    plain = ActivityEnvironment().run(activities.send_processing_notification, _request(store))
+    assert not plain.last_step_recorded
+
+
+def test_a_notification_still_being_retried_leaves_the_run_open(
+    store: ItemStore, notifications: NotificationStore
+) -> None:
+    runs = RunRecords(store.engine)
+    with webhook_receiver() as receiver:
+        receiver.statuses = [503]
+        activities = _notifications(store, notifications, receiver)
+        request = _with_last_step(_request(store))
+
+        with pytest.raises(ApplicationError):
+            ActivityEnvironment().run(activities.send_processing_notification, request)
+
+    assert runs.get(request.run_id) is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,9 @@ class FakeActivities:
     """Analyses wait until it is set (a run held in its analysis for as long as a test needs)."""
     update_failures: int = 0
     """The suggestions write raises a database outage on this many attempts first."""
+    update_gate: threading.Event | None = None
+    """The suggestions write waits until it is set (a write under way for as long as a test
+    needs)."""
     notify_fails: bool = False
     notify_delay_seconds: float = 0.0
     analyze_calls: list[activities_pb2.AnalyzeItemImagesInput] = field(default_factory=list)
@@ -97,6 +101,8 @@ class FakeActivities:
         self.updates.append(request)
         if activity.info().attempt <= self.update_failures:
             raise database_outage()
+        while self.update_gate is not None and not self.update_gate.is_set():
+            await asyncio.sleep(0.01)
         return activities_pb2.UpdateItemWithSuggestionsOutput(
             applied=True, outcome=activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
         )
@@ -111,6 +117,11 @@ class FakeActivities:
         if request.cancelled and not any(c.run_id == request.run_id for c in self.analyze_calls):
             return activities_pb2.MarkItemProcessingFailedOutput(
                 outcome=activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED
+            )
+        # ... and a cancelled run whose result it holds keeps that result.
+        if request.cancelled and any(u.run_id == request.run_id for u in self.updates):
+            return activities_pb2.MarkItemProcessingFailedOutput(
+                outcome=activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_OUTCOME_WRITTEN
             )
         return activities_pb2.MarkItemProcessingFailedOutput(
             applied=True, outcome=activities_pb2.ITEM_WRITE_OUTCOME_APPLIED

@@ -9,9 +9,13 @@ The database writes and the notification are local activities (no task-queue rou
 successful item costs two workflow tasks and one activity task: the analysis, on its own queue.
 
 Every step is also written to the read model (the run's row, which GetStatus and WatchStatus
-read): the first and the last by ``record_item_run``, the ones in between by the activities' own
-transactions (the claim, the result write). The last step also counts the outcome for the batches
-following the run, in the same transaction; the batches read it from there (nothing signals them).
+read): the starter writes it QUEUED; a start delay's step (with its scheduled time) by
+``record_item_run``, the ones after it by the activities' own transactions (the claim moves it to
+analysing, then the result write, then the notification records the last step), and the last
+step by ``record_item_run`` where no notification recorded it (a skipped run, a cancellation
+before the outcome, a notification skipped or undeliverable). The last step also counts the
+outcome for the batches following the run, in the same transaction; the batches read it from
+there (nothing signals them).
 """
 
 from __future__ import annotations
@@ -41,10 +45,13 @@ with workflow.unsafe.imports_passed_through():
 FAILED_RUNS_END_FAILED = "failed-runs-end-failed"
 """Patch: a failed run ends Failed (an ApplicationError with the error code), not Completed."""
 
-NOTIFY_IN_THE_WORKFLOW_TASK = "notify-as-local-activity"
-"""Patch: the owner's notification is a local activity, in the workflow task that wrote the
-outcome, not an activity task of its own: one workflow task and one activity task fewer per run
-(measured with tools:bench-throughput, see the README)."""
+LEANER_RUNS = "leaner-runs"
+"""Patch: fewer tasks and steps per run (measured with tools:bench-throughput, see the README).
+The owner's notification is a local activity, in the workflow task that wrote the outcome, not an
+activity task of its own (one workflow task and one activity task fewer), and it records the run's
+last step once the owner is told; a run without a start delay writes no first step of its own: the
+QUEUED row its starter wrote stands until the claim moves it to analysing (two local activities
+fewer)."""
 
 
 @workflow.defn(name=names.ITEM_WORKFLOW)
@@ -53,6 +60,7 @@ class ItemImageProcessingWorkflow:
         self._progress = workflows_pb2.ItemImageProcessingProgress()
         # The outcome once it is written to the item; from then on a cancellation changes nothing.
         self._written: _Written | None = None
+        self._last_step_recorded = False
 
     @workflow.query(name=names.PROGRESS_QUERY)
     def get_progress(self) -> workflows_pb2.ItemImageProcessingProgress:
@@ -68,6 +76,7 @@ class ItemImageProcessingWorkflow:
         self._progress.item_id = request.item_id
         self._progress.batch_id = request.batch_id
         self._progress.start_time.CopyFrom(self._run_start_time)
+        self._lean = workflow.patched(LEANER_RUNS)
         try:
             output = await self._process()
         except BaseException as err:
@@ -105,7 +114,8 @@ class ItemImageProcessingWorkflow:
         )
 
     async def _start(self, delay: timedelta) -> None:
-        """The run's first row: queued until its start delay ends, else analysing."""
+        """The run's first step: queued until its start delay ends, else (runs before the
+        leaner-runs patch) analysing."""
         if delay > timedelta(0):
             scheduled = timestamp(workflow.now() + delay)
             self._progress.scheduled_start_time.CopyFrom(scheduled)
@@ -127,14 +137,24 @@ class ItemImageProcessingWorkflow:
         error: run_pb2.ProcessingError | None = None,
         skip_reason: run_pb2.SkipReason.ValueType = run_pb2.SKIP_REASON_UNSPECIFIED,
     ) -> None:
-        """The run's last row (counted for the batches following the run)."""
-        step = self._step(
+        """The run's last row (counted for the batches following the run), unless the owner's
+        notification recorded it already."""
+        if not self._last_step_recorded:
+            await record_item_run(self._last_step(state, error=error, skip_reason=skip_reason))
+
+    def _last_step(
+        self,
+        state: run_pb2.RunState.ValueType,
+        *,
+        error: run_pb2.ProcessingError | None = None,
+        skip_reason: run_pb2.SkipReason.ValueType = run_pb2.SKIP_REASON_UNSPECIFIED,
+    ) -> activities_pb2.RecordItemRunInput:
+        return self._step(
             state=state,
             stage=run_pb2.PROCESSING_STAGE_DONE,
             error=error if error is not None and error.code else None,
             skip_reason=skip_reason,
         )
-        await record_item_run(step)
 
     async def _process(self) -> workflows_pb2.ItemImageProcessingWorkflowOutput:
         request = self._request
@@ -143,9 +163,10 @@ class ItemImageProcessingWorkflow:
             delay = request.start_delay.ToTimedelta()
         if delay > timedelta(0):
             self._enter(run_pb2.PROCESSING_STAGE_QUEUED)
-        await self._start(delay)
-        if delay > timedelta(0):
+            await self._start(delay)
             await workflow.sleep(delay)
+        elif not self._lean:
+            await self._start(delay)
 
         self._enter(run_pb2.PROCESSING_STAGE_ANALYZING)
         try:
@@ -183,8 +204,12 @@ class ItemImageProcessingWorkflow:
         """Notifies the owner of the written outcome; the run's output (with the notification)."""
         written = self._written
         assert written is not None
+        # Since the leaner-runs patch the notification also records the run's last step.
+        last_step = (
+            self._last_step(written.output.state, error=written.error) if self._lean else None
+        )
         written.output.notification_id = await self._notify(
-            written.kind, written.summary, written.error
+            written.kind, written.summary, written.error, last_step=last_step
         )
         self._enter(run_pb2.PROCESSING_STAGE_DONE)
         return written.output
@@ -277,7 +302,9 @@ class ItemImageProcessingWorkflow:
     async def _record_cancellation(self) -> run_pb2.ProcessingError:
         """Leaves the item CANCELLED (not stuck in PROCESSING) before the run ends cancelled, with
         the canceller's reason; an item the run never claimed (it was cancelled while it waited)
-        is left as it was, and its owner is not told about a run that never touched it.
+        is left as it was, and its owner is not told about a run that never touched it; nor is
+        an item that holds the run's outcome already (the run did not learn of its write: the
+        workflow task with the write in it was retried because the cancellation arrived then).
 
         Temporal delivers a cancellation once; the activities started here run normally.
         """
@@ -290,7 +317,7 @@ class ItemImageProcessingWorkflow:
             stage=self._progress.stage,
         )
         written = await self._mark_failed(error, cancelled=True)
-        if written != activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED:
+        if written not in _NOTHING_CANCELLED:
             await self._notify(activities_pb2.NOTIFICATION_KIND_CANCELLED, error.message, error)
         self._enter(run_pb2.PROCESSING_STAGE_DONE)
         return error
@@ -324,8 +351,11 @@ class ItemImageProcessingWorkflow:
         kind: activities_pb2.NotificationKind.ValueType,
         summary: str,
         error: run_pb2.ProcessingError | None = None,
+        *,
+        last_step: activities_pb2.RecordItemRunInput | None = None,
     ) -> str:
-        """The notification id, or "" when skipped or undeliverable: notifying never fails a run."""
+        """The notification id, or "" when skipped or undeliverable: notifying never fails a run.
+        ``last_step``: the notification records it once the owner is told (else ``_finish``)."""
         if self._request.skip_notification:
             return ""
         self._enter(run_pb2.PROCESSING_STAGE_NOTIFYING)
@@ -337,10 +367,11 @@ class ItemImageProcessingWorkflow:
             summary=summary,
             error=error,
             batch_id=self._request.batch_id,
+            last_step=last_step,
         )
         try:
             sent: activities_pb2.SendProcessingNotificationOutput
-            if workflow.patched(NOTIFY_IN_THE_WORKFLOW_TASK):
+            if self._lean:
                 sent = await workflow.execute_local_activity(
                     names.SEND_PROCESSING_NOTIFICATION,
                     request,
@@ -367,11 +398,21 @@ class ItemImageProcessingWorkflow:
             cause = err.cause if isinstance(err, ActivityError) and err.cause else err
             workflow.logger.warning("notifying the owner failed: %s", cause)
             return ""
+        self._last_step_recorded = sent.last_step_recorded
         return sent.notification_id
 
     def _enter(self, stage: run_pb2.ProcessingStage.ValueType) -> None:
         self._progress.stage = stage
         self._progress.stage_start_time.CopyFrom(timestamp(workflow.now()))
+
+
+_NOTHING_CANCELLED = (
+    activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED,
+    # The run had written its outcome (in a workflow task retried for the cancellation): it
+    # stands, and the owner was told of it in that task.
+    activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_OUTCOME_WRITTEN,
+)
+"""What a cancellation's write may answer when the item was left as it was: nobody is told."""
 
 
 @dataclass

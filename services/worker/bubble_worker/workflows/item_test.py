@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import timedelta
 
@@ -357,6 +358,33 @@ async def test_a_cancellation_after_the_outcome_was_written_changes_nothing(
     assert {n.kind for n in harness.fakes.notifications} == {
         activities_pb2.NOTIFICATION_KIND_PROCESSED
     }
+    run = harness.runs.get((await handle.describe()).run_id or "")
+    assert run is not None
+    assert run.state == run_pb2.RUN_STATE_SUCCEEDED
+
+
+async def test_a_cancellation_while_the_outcome_is_being_written_keeps_that_outcome(
+    harness: Harness,
+) -> None:
+    harness.fakes.update_gate = threading.Event()
+    handle = await _start(harness, f"mid-write-{uuid.uuid4().hex[:6]}")
+    while not harness.fakes.updates:  # the suggestions write is under way
+        await asyncio.sleep(0.01)
+
+    await handle.cancel()
+    await asyncio.sleep(0.5)  # the cancellation arrives while the write's workflow task is open
+    harness.fakes.update_gate.set()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+
+    # That workflow task wrote the result, told the owner and recorded the run's end; Temporal
+    # refused to complete the run in it (the cancellation had arrived) and the retried task knows
+    # nothing of the write. The cancellation then keeps what was written: the store answers
+    # SKIPPED_OUTCOME_WRITTEN, and the owner is not told "cancelled" after "processed".
+    assert [(f.cancelled, f.error.code) for f in harness.fakes.failures] == [(True, "CANCELLED")]
+    assert [n.kind for n in harness.fakes.notifications] == [
+        activities_pb2.NOTIFICATION_KIND_PROCESSED
+    ]
     run = harness.runs.get((await handle.describe()).run_id or "")
     assert run is not None
     assert run.state == run_pb2.RUN_STATE_SUCCEEDED

@@ -242,6 +242,14 @@ class ItemWriteOutcome(betterproto2.Enum):
     counters still record the cancellation.
     """
 
+    SKIPPED_OUTCOME_WRITTEN = 6
+    """
+    Nothing written to the item: the run is cancelled after it wrote its
+    outcome (it may not have learnt that it did: the workflow task holding
+    the write was retried because the cancellation arrived meanwhile), so
+    that outcome stands, as its batches already counted it.
+    """
+
     @classmethod
     def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
         return {
@@ -251,6 +259,7 @@ class ItemWriteOutcome(betterproto2.Enum):
             3: "ITEM_WRITE_OUTCOME_SKIPPED_STALE",
             4: "ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED",
             5: "ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED",
+            6: "ITEM_WRITE_OUTCOME_SKIPPED_OUTCOME_WRITTEN",
         }
 
     @classmethod
@@ -262,6 +271,7 @@ class ItemWriteOutcome(betterproto2.Enum):
             "ITEM_WRITE_OUTCOME_SKIPPED_STALE": 3,
             "ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED": 4,
             "ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED": 5,
+            "ITEM_WRITE_OUTCOME_SKIPPED_OUTCOME_WRITTEN": 6,
         }
 
 
@@ -3270,6 +3280,16 @@ class SendProcessingNotificationInput(betterproto2.Message):
     later run of the same item (a new notification).
     """
 
+    last_step: "RecordItemRunInput | None" = betterproto2.field(
+        9, betterproto2.TYPE_MESSAGE, optional=True
+    )
+    """
+    The run's last step, recorded by this activity once the owner is
+    notified (the webhook delivered or refused, or none configured), at the
+    activity's time: the run then needs no write of its own after notifying.
+    Unset: the run records its last step itself.
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "SendProcessingNotificationInput", SendProcessingNotificationInput
@@ -3303,6 +3323,11 @@ class SendProcessingNotificationOutput(betterproto2.Message):
     """
     Whether the webhook has been delivered (a 2xx answer), by this call or
     an earlier one.
+    """
+
+    last_step_recorded: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
+    """
+    Whether this call recorded the request's last_step.
     """
 
 
