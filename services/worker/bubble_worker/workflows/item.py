@@ -9,13 +9,12 @@ The database writes and the notification are local activities (no task-queue rou
 successful item costs two workflow tasks and one activity task: the analysis, on its own queue.
 
 Every step is also written to the read model (the run's row, which GetStatus and WatchStatus
-read): the starter writes it QUEUED; a start delay's step (with its scheduled time) by
-``record_item_run``, the ones after it by the activities' own transactions (the claim moves it to
-analysing, then the result write, then the notification records the last step), and the last
-step by ``record_item_run`` where no notification recorded it (a skipped run, a cancellation
-before the outcome, a notification skipped or undeliverable). The last step also counts the
-outcome for the batches following the run, in the same transaction; the batches read it from
-there (nothing signals them).
+read): the starter writes it QUEUED; the run's first step by ``record_item_run``, the ones after
+it by the activities' own transactions (the claim, the result write, then the notification
+records the last step), and the last step by ``record_item_run`` where no notification recorded
+it (a skipped run, a cancellation before the outcome, a notification skipped or undeliverable).
+The last step also counts the outcome for the batches following the run, in the same transaction;
+the batches read it from there (nothing signals them).
 """
 
 from __future__ import annotations
@@ -49,9 +48,7 @@ LEANER_RUNS = "leaner-runs"
 """Patch: fewer tasks and steps per run (measured with tools:bench-throughput, see the README).
 The owner's notification is a local activity, in the workflow task that wrote the outcome, not an
 activity task of its own (one workflow task and one activity task fewer), and it records the run's
-last step once the owner is told; a run without a start delay writes no first step of its own: the
-QUEUED row its starter wrote stands until the claim moves it to analysing (two local activities
-fewer)."""
+last step once the owner is told (one local activity fewer)."""
 
 
 @workflow.defn(name=names.ITEM_WORKFLOW)
@@ -114,8 +111,10 @@ class ItemImageProcessingWorkflow:
         )
 
     async def _start(self, delay: timedelta) -> None:
-        """The run's first step: queued until its start delay ends, else (runs before the
-        leaner-runs patch) analysing."""
+        """The run's first step: queued until its start delay ends, else analysing. It also marks
+        the run's batch member as started when the batch could not record its start (its start
+        call went through, then the database failed): the batch then joins this run rather than
+        starting another one after it has ended."""
         if delay > timedelta(0):
             scheduled = timestamp(workflow.now() + delay)
             self._progress.scheduled_start_time.CopyFrom(scheduled)
@@ -163,10 +162,9 @@ class ItemImageProcessingWorkflow:
             delay = request.start_delay.ToTimedelta()
         if delay > timedelta(0):
             self._enter(run_pb2.PROCESSING_STAGE_QUEUED)
-            await self._start(delay)
+        await self._start(delay)
+        if delay > timedelta(0):
             await workflow.sleep(delay)
-        elif not self._lean:
-            await self._start(delay)
 
         self._enter(run_pb2.PROCESSING_STAGE_ANALYZING)
         try:
