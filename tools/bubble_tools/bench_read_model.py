@@ -302,6 +302,7 @@ def _bench_and_report(args: argparse.Namespace) -> None:
                 codec=18081,
                 worker_metrics=19464,
                 service_metrics=19465,
+                dashboard=18080,
             ),
         ) as stack,
     ):
