@@ -27,8 +27,10 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
@@ -50,6 +52,7 @@ _LOOK_AGAIN = (
     RPCStatusCode.RESOURCE_EXHAUSTED,
 )
 log = logging.getLogger("bubble_worker")
+T = TypeVar("T")
 
 
 def code_build_id() -> str:
@@ -109,20 +112,26 @@ def deployment_config(settings: DeploymentSettings) -> WorkerDeploymentConfig | 
 async def make_current_if_none(client: Client, settings: DeploymentSettings) -> bool:
     """Makes this version the deployment's current one if the deployment has none yet (its first
     start); True if it did. A deployment with a current version is left to the operator."""
-    deadline = time.monotonic() + REGISTRATION_TIMEOUT_SECONDS
+    return await while_registering(lambda: _make_current_unless_set(client, settings.version))
+
+
+async def while_registering(
+    attempt: Callable[[], Awaitable[T]], *, timeout_seconds: float = REGISTRATION_TIMEOUT_SECONDS
+) -> T:
+    """``attempt``'s result, calling it again while the server answers "not yet" about a version
+    (any other error, or the timeout, raises)."""
+    deadline = time.monotonic() + timeout_seconds
     while True:
         try:
-            made = await _make_current_unless_set(client, settings.version)
+            return await attempt()
         except RPCError as err:
-            # NOT_FOUND: this version is not seen polling yet. FAILED_PRECONDITION: it does not
+            # NOT_FOUND: the version is not seen polling yet. FAILED_PRECONDITION: it does not
             # poll all its queues yet, or another worker changed the deployment meanwhile (a
             # conflict token mismatch). RESOURCE_EXHAUSTED: the server limits the calls on one
             # deployment. In each case: look again, a little later.
             if err.status not in _LOOK_AGAIN or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.5)
-        else:
-            return made
 
 
 async def _make_current_unless_set(client: Client, version: WorkerDeploymentVersion) -> bool:

@@ -94,14 +94,15 @@ def build_workers(
                 )
             )
         writes = ItemWrites(run_writes=run_writes)
-        read_model = ReadModelWrites(runs=RunRecords(engine), batches=BatchStore(engine))
+        runs = RunRecords(engine)
+        read_model = ReadModelWrites(runs=runs, batches=BatchStore(engine))
         batch_windows = BatchWindowActivities(
             client=client, windows=BatchWindows(engine), task_queue=settings.temporal.task_queue
         )
         notifications = Notifications(
             items=ItemStore(engine),
             notifications=NotificationStore(engine),
-            runs=RunRecords(engine),
+            runs=runs,
             webhook=resources.webhook,
         )
         threads = settings.max_concurrent_activities + settings.max_concurrent_local_activities

@@ -18,7 +18,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import WorkerDeploymentConfig
 
 from bubble.processing.v1 import run_pb2, workflows_pb2
@@ -26,7 +25,7 @@ from bubble_shared.temporal import names
 from bubble_shared.testing.temporal_servers import start_dev_server
 from bubble_worker.testing.fakes import FakeActivities, Harness, running_harness
 from bubble_worker.testing.incompatible_item_workflow import ItemWorkflowOfVersionB
-from bubble_worker.versioning import DeploymentSettings, make_current_if_none
+from bubble_worker.versioning import DeploymentSettings, make_current_if_none, while_registering
 
 DEPLOYMENT = "bubble-worker-test"
 MEMBERS = 8
@@ -44,21 +43,14 @@ async def _make_current(client: Client, build_id: str) -> None:
     """What the operator does (``temporal worker deployment set-current-version``), once the
     version is seen polling every queue the current one polls (each registers on its own:
     until then the server refuses with FAILED_PRECONDITION)."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            await client.workflow_service.set_worker_deployment_current_version(
-                SetWorkerDeploymentCurrentVersionRequest(
-                    namespace=client.namespace, deployment_name=DEPLOYMENT, build_id=build_id
-                )
+    await while_registering(
+        lambda: client.workflow_service.set_worker_deployment_current_version(
+            SetWorkerDeploymentCurrentVersionRequest(
+                namespace=client.namespace, deployment_name=DEPLOYMENT, build_id=build_id
             )
-        except RPCError as err:
-            not_yet = err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION)
-            if not not_yet or time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-        else:
-            return
+        ),
+        timeout_seconds=30,
+    )
 
 
 async def _start_item(harness: Harness, item_id: str) -> WorkflowHandle[Any, Any]:
