@@ -232,7 +232,8 @@ def webhook_deliveries(
         )
     findings.notes.append(
         f"webhook: {sum(posts_by_key.values())} POSTs, {len(posts_by_key)} notifications, "
-        f"repeated with the same key: {repeated or 'none'}"
+        f"repeated with the same key: {repeated or 'none'}, "
+        f"cut off before the body ended: {len(webhook.cut_off)}"
     )
 
 

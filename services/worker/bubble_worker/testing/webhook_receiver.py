@@ -19,11 +19,16 @@ class ReceivedRequest:
 
 @dataclass
 class WebhookReceiver:
-    """Records every POST; answers with the queued statuses in order, then with 204."""
+    """Records every complete POST; answers with the queued statuses in order, then with 204.
+
+    A POST whose sender died before its whole body arrived (a worker killed mid-request) is
+    kept apart in ``cut_off`` and not answered: a real endpoint cannot act on half a body.
+    """
 
     url: str = ""
     statuses: list[int] = field(default_factory=list)
     received: list[ReceivedRequest] = field(default_factory=list)
+    cut_off: list[ReceivedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_status(self, request: ReceivedRequest) -> int:
@@ -38,10 +43,16 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
     class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            expected = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(expected)
             request = ReceivedRequest(
                 self.path, {k.lower(): v for k, v in self.headers.items()}, body
             )
+            if len(body) < expected:
+                with receiver._lock:
+                    receiver.cut_off.append(request)
+                self.close_connection = True
+                return
             self.send_response(receiver.next_status(request))
             self.send_header("Content-Length", "0")
             self.end_headers()
