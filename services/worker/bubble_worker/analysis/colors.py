@@ -10,6 +10,7 @@ from PIL import Image
 from bubble.processing.v1 import analysis_pb2
 from bubble_worker.analysis.geometry import fit_within
 from bubble_worker.analysis.measures import OPAQUE_ALPHA_MIN
+from bubble_worker.analysis.resampling import area_average
 
 MAX_SWATCHES: Final = 5
 """Clusters per image; analysis.proto allows at most 5."""
@@ -66,7 +67,11 @@ def dominant_colors(image: Image.Image) -> list[analysis_pb2.ColorSwatch]:
     Transparent pixels are not part of the picture and are left out, so fractions are shares of
     the visible pixels. Ties are broken by hex value to keep the result deterministic.
     """
-    sample = image.resize(fit_within(image.size, SAMPLE_EDGE), Image.Resampling.BOX)
+    sample_size = fit_within(image.size, SAMPLE_EDGE)
+    if image.mode == "RGB":
+        sample = area_average(image, sample_size)
+    else:
+        sample = image.resize(sample_size, Image.Resampling.BOX)
     if sample.mode == "RGBA":
         visible = _visible_pixels(sample)
         if visible is None:

@@ -26,7 +26,8 @@ from bubble_worker.analysis.errors import (
 )
 from bubble_worker.analysis.exif import apply_orientation, read_exif, swaps_axes
 from bubble_worker.analysis.files import checked_file_size
-from bubble_worker.analysis.geometry import DOWNSCALE, fit_within
+from bubble_worker.analysis.geometry import fit_within
+from bubble_worker.analysis.resampling import downscale
 
 OPEN_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 """The only Pillow plugins allowed to parse a file.
@@ -198,7 +199,7 @@ def _working_copy(image: Image.Image, max_edge: int) -> Image.Image:
         image = image.convert("RGBA" if _may_have_alpha(image) else "RGB")
     target = fit_within(image.size, max_edge)
     if image.size != target:
-        image = image.resize(target, DOWNSCALE, reducing_gap=2.0)
+        image = downscale(image, target)
     if image.mode in ("RGBA", "LA"):
         image = image.convert("RGBA")
         fully_opaque = image.getchannel("A").histogram()[255]

@@ -7,10 +7,11 @@ from typing import Final
 from PIL import Image
 
 DOWNSCALE: Final = Image.Resampling.BICUBIC
-"""The filter the working copy, the analysis copy and the thumbnails are scaled down with. Each
-of those steps shrinks by at most 2x (JPEG decoding and ``reducing_gap`` do the large factors),
-where bicubic is as clean as Lanczos to the eye (46-50 dB apart on photos) at half its cost,
-and keeps more detail than bilinear (40-43 dB), which matters for the sharpness measure."""
+"""Pillow's filter for the pictures :func:`~bubble_worker.analysis.resampling.downscale` leaves
+to Pillow (transparent ones). Each step shrinks by at most 2x (JPEG decoding and
+``reducing_gap`` do the large factors), where bicubic is as clean as Lanczos to the eye (46-50
+dB apart on photos) at half its cost, and keeps more detail than bilinear (40-43 dB), which
+matters for the sharpness measure."""
 
 
 def fit_within(size: tuple[int, int], long_edge: int) -> tuple[int, int]:

@@ -8,9 +8,10 @@ from typing import Final
 from bubble.processing.v1 import analysis_pb2
 from bubble_worker.analysis.colors import dominant_colors
 from bubble_worker.analysis.decoding import decode_image
-from bubble_worker.analysis.geometry import DOWNSCALE, fit_within
+from bubble_worker.analysis.geometry import fit_within
 from bubble_worker.analysis.hashing import DHASH_ALGORITHM, dhash64
 from bubble_worker.analysis.measures import greyscale, measure
+from bubble_worker.analysis.resampling import downscale
 from bubble_worker.analysis.thumbnails import THUMBNAIL_SIZES, write_thumbnails
 
 ANALYSIS_EDGE: Final = 512
@@ -20,10 +21,11 @@ only within one analyser version)."""
 
 
 class PillowAnalyzer:
-    """Analyses an image file with Pillow alone: no model, no network, deterministic."""
+    """Analyses an image file with classic measures (Pillow, OpenCV): no model, no network,
+    deterministic."""
 
     name = "pillow"
-    version = "1.1.0"
+    version = "1.2.0"
     """Semantic version: bump the minor (or major) version whenever a computed value changes,
     because (sha256, name, version) keys the analysis cache."""
 
@@ -36,7 +38,7 @@ class PillowAnalyzer:
         """
         decoded = decode_image(path, image_id=image_id, max_edge=max(THUMBNAIL_SIZES))
         working = decoded.image
-        measured = working.resize(fit_within(working.size, ANALYSIS_EDGE), DOWNSCALE)
+        measured = downscale(working, fit_within(working.size, ANALYSIS_EDGE))
         measures = measure(measured)
         analysis = analysis_pb2.ImageAnalysis(
             image_id=image_id,

@@ -12,7 +12,8 @@ from typing import Final
 from PIL import Image
 
 from bubble.processing.v1 import analysis_pb2
-from bubble_worker.analysis.geometry import DOWNSCALE, fit_within
+from bubble_worker.analysis.geometry import fit_within
+from bubble_worker.analysis.resampling import downscale
 
 THUMBNAIL_SIZES: Final = (256, 768)
 """Longer side of each thumbnail, smallest first: list tiles and the item page on high-density
@@ -39,8 +40,9 @@ def thumbnail_uri(sha256: str, size: int) -> str:
 
     Keyed by content, so every copy of a file shares its thumbnails and a re-analysis finds
     them already there. The name carries no analyser version: a change to how thumbnails look
-    must change this scheme too, or files rendered by older versions would be kept. (Analyser
-    1.1 renders faster but alike, within a fraction of a decibel: see ``quality_test.py``.)
+    must change this scheme too, or files rendered by older versions would be kept. (Analysers
+    1.1 and 1.2 render faster but alike, within a fraction of a decibel: see
+    ``quality_test.py``.)
     """
     return f"{THUMBNAIL_DIR}/{sha256[:2]}/{sha256}-{size}.webp"
 
@@ -75,8 +77,7 @@ def write_thumbnails(
 
 
 def _encode(image: Image.Image, size: tuple[int, int]) -> bytes:
-    if image.size != size:
-        image = image.resize(size, DOWNSCALE)
+    image = downscale(image, size)
     buffer = io.BytesIO()
     image.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     return buffer.getvalue()

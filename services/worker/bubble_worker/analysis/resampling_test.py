@@ -1,0 +1,75 @@
+"""OpenCV's resampling where it applies, Pillow's where it does not, as clean as Lanczos."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from PIL import Image, ImageChops, ImageStat
+
+from bubble_worker.analysis.resampling import area_average, downscale
+from bubble_worker.analysis.synthetic import photo_like
+
+
+def psnr(first: Image.Image, second: Image.Image) -> float:
+    difference = ImageChops.difference(first.convert("RGB"), second.convert("RGB"))
+    mse = sum(rms * rms for rms in ImageStat.Stat(difference).rms) / 3
+    return math.inf if mse == 0 else 10 * math.log10(255 * 255 / mse)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ((1008, 756), (768, 576)),  # a phone JPEG's scaled decode to the large thumbnail
+        ((768, 576), (512, 384)),  # the thumbnail to the analysis copy
+        ((512, 384), (256, 192)),  # exactly half: the small thumbnail
+        ((2048, 1536), (768, 576)),  # a PNG decoded whole
+        ((4032, 3024), (768, 576)),  # a 12 MP WebP decoded whole
+    ],
+)
+def test_as_clean_as_lanczos(source: tuple[int, int], target: tuple[int, int]) -> None:
+    photo = photo_like(source, seed=31, noise=4)
+
+    scaled = downscale(photo, target)
+
+    assert (scaled.mode, scaled.size) == ("RGB", target)
+    # Bicubic and Lanczos are 46-50 dB apart on photos; aliasing would show as a few dB less.
+    assert psnr(scaled, photo.resize(target, Image.Resampling.LANCZOS)) >= 40
+
+
+def test_greyscale_stays_greyscale() -> None:
+    grey = photo_like((300, 200), seed=32).convert("L")
+
+    scaled = downscale(grey, (150, 100))
+
+    assert (scaled.mode, scaled.size) == ("L", (150, 100))
+
+
+def test_transparent_pixels_hidden_colour_never_bleeds_into_the_visible_edge() -> None:
+    """Transparent pictures stay with Pillow, which resamples them premultiplied: the red
+    under the invisible half must not tint the white half's edge pink."""
+    image = Image.new("RGBA", (200, 100), (255, 0, 0, 0))
+    image.paste((255, 255, 255, 255), (101, 0, 200, 100))  # an edge between new pixels
+
+    scaled = downscale(image, (150, 75))
+
+    shown = scaled.getchannel("A").point(lambda alpha: 255 if alpha > 0 else 0, "1")
+    assert shown.getbbox() is not None
+    assert ImageStat.Stat(scaled.convert("RGB"), shown).extrema == [(255, 255)] * 3
+
+
+def test_same_size_is_the_same_picture_and_larger_is_refused() -> None:
+    photo = photo_like((64, 48), seed=33)
+
+    assert downscale(photo, (64, 48)) is photo
+    with pytest.raises(ValueError, match="only shrinks"):
+        downscale(photo, (65, 48))
+
+
+def test_area_average_is_pillows_box_filter() -> None:
+    photo = photo_like((512, 384), seed=34)
+
+    ours = area_average(photo, (128, 96))
+    boxes = photo.resize((128, 96), Image.Resampling.BOX)
+
+    assert max(high for _, high in ImageStat.Stat(ImageChops.difference(ours, boxes)).extrema) <= 1
