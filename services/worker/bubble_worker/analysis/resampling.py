@@ -34,11 +34,12 @@ def downscale(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         raise ValueError(f"downscale only shrinks: {image.size} to {size}")
     if image.mode not in _OPENCV_MODES:
         return image.resize(size, DOWNSCALE, reducing_gap=2.0)
-    factor = min(image.width // width, image.height // height)
-    if factor >= 4:  # a whole-file decode: Pillow's integer box reduction first, which is cheap
-        image = image.reduce(factor // 2)
-        factor = min(image.width // width, image.height // height)
-    filter_ = cv2.INTER_AREA if factor >= 2 else cv2.INTER_CUBIC
+    across, down = image.width // width, image.height // height
+    if max(across, down) >= 4:  # a whole-file decode: Pillow's integer box reduction is cheaper
+        image = image.reduce((max(1, across // 2), max(1, down // 2)))
+        across, down = image.width // width, image.height // height
+    # Per side: a strip (10000 x 1) shrinks along one side only, and must be averaged there.
+    filter_ = cv2.INTER_AREA if max(across, down) >= 2 else cv2.INTER_CUBIC
     return Image.fromarray(cv2.resize(np.asarray(image), size, interpolation=filter_))
 
 

@@ -37,6 +37,23 @@ def test_as_clean_as_lanczos(source: tuple[int, int], target: tuple[int, int]) -
     assert psnr(scaled, photo.resize(target, Image.Resampling.LANCZOS)) >= 40
 
 
+@pytest.mark.parametrize(("source", "target"), [((10000, 1), (768, 1)), ((6000, 3), (768, 1))])
+def test_a_strip_is_averaged_along_the_side_that_shrinks(
+    source: tuple[int, int], target: tuple[int, int]
+) -> None:
+    """Columns alternating black and white average to grey; sampling them would alias into
+    stripes of black and white."""
+    columns = Image.new("L", (source[0], 1))
+    columns.putdata([255 * (x % 2) for x in range(source[0])])
+    strip = columns.resize(source, Image.Resampling.NEAREST).convert("RGB")
+
+    scaled = downscale(strip, target)
+
+    assert scaled.size == target
+    darkest, lightest = ImageStat.Stat(scaled.convert("L")).extrema[0]
+    assert 100 <= darkest <= lightest <= 155
+
+
 def test_greyscale_stays_greyscale() -> None:
     grey = photo_like((300, 200), seed=32).convert("L")
 
