@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, update
 
-from bubble.processing.v1 import run_pb2
+from bubble.processing.v1 import activities_pb2, run_pb2
 from bubble_shared.store.batch_window import BatchWindows, JoinedRun, StartedRun, StartPlan
 from bubble_shared.store.batches import BatchStore, NewBatch
 from bubble_shared.store.conftest import run_step
+from bubble_shared.store.items import ItemStore, NewImage
 from bubble_shared.store.models import ItemRun
 from bubble_shared.store.run_records import RunRecords
+from bubble_shared.store.run_writes import RunWrites
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -66,6 +68,66 @@ def test_a_retried_tick_skips_members_that_already_follow_a_run(
     windows.record_starts("b1", started=[_started("c")], joined=[JoinedRun("b", "r-b")])
     window = windows.record_starts("b1", started=[_started("c")], joined=[JoinedRun("b", "r-b")])
     assert (window.open_runs, window.open_members, window.progress.running) == (2, 3, 3)
+
+
+def test_a_claim_marks_the_member_when_the_tick_died_before_recording_it(
+    windows: BatchWindows,
+    batches: BatchStore,
+    runs: RunRecords,
+    run_writes: RunWrites,
+    store: ItemStore,
+) -> None:
+    """A run that starts at once writes no first step: its claim does, batch member included,
+    so the retried tick joins the run instead of starting another one after it has ended."""
+    _item(store, "a")
+    batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["a", "b"]))
+    assert _plan(windows, 0, 5).item_ids == ["a", "b"]
+    # The tick started both runs but died before recording them; "a"'s run claimed its item.
+    claim = run_writes.claim_item(
+        item_id="a",
+        workflow_id="item-processing/a",
+        run_id="r-a",
+        run_start_time=T0,
+        force=False,
+        batch_id="b1",
+        request_id="req-1",
+    )
+
+    assert claim.claimed
+    assert _plan(windows, 0, 5).item_ids == ["b"]
+    row = runs.get("r-a")
+    assert row is not None
+    assert (row.stage, row.batch_id) == (run_pb2.PROCESSING_STAGE_ANALYZING, "b1")
+
+
+def test_a_run_cancelled_before_its_claim_marks_and_counts_its_member(
+    windows: BatchWindows, batches: BatchStore, run_writes: RunWrites, store: ItemStore
+) -> None:
+    _item(store, "a")
+    batches.create(NewBatch("b1", "item-batch/b1", 5, item_ids=["a"]))
+    assert _plan(windows, 0, 5).item_ids == ["a"]
+    # The tick died before recording the start, and the run was cancelled before its claim.
+    outcome = run_writes.mark_failed(
+        item_id="a",
+        workflow_id="item-processing/a",
+        run_id="r-a",
+        run_start_time=T0,
+        error=run_pb2.ProcessingError(code="CANCELLED", message="cancelled"),
+        cancelled=True,
+        batch_id="b1",
+    )
+
+    assert outcome == activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_NOT_CLAIMED
+    assert _plan(windows, 1, 5).item_ids == []
+    status = batches.get("b1")
+    assert status is not None
+    assert status.progress.cancelled == 1
+
+
+def _item(store: ItemStore, item_id: str) -> None:
+    store.create_item(
+        item_id=item_id, owner_id="o", title="", description="", images=[NewImage(uri="a.jpg")]
+    )
 
 
 def test_max_starts_caps_one_tick(windows: BatchWindows, batches: BatchStore) -> None:

@@ -80,6 +80,8 @@ class RunWrites(StoreBase):
         run_start_time: datetime,
         force: bool,
         attempt: int = 1,
+        batch_id: str = "",
+        request_id: str = "",
     ) -> ItemClaim:
         """Makes the run the item's current run: status PROCESSING, last_error cleared.
 
@@ -94,7 +96,10 @@ class RunWrites(StoreBase):
         - otherwise (no owner, or an older owner whose run died): claimed, the run takes over.
 
         A skip writes nothing to the item. Either way the run's status says it is analysing, in
-        ``attempt``. The returned item is the BASIC view after the claim.
+        ``attempt``; a claim that finds no row for the run writes it, and marks the member of
+        ``batch_id`` as following the run, as the run's first step would (the batch's record of
+        the start may have been lost to a database outage). The returned item is the BASIC view
+        after the claim.
         """
         run = _run(workflow_id, run_id, run_start_time)
         with self._writes.begin() as session:
@@ -102,7 +107,15 @@ class RunWrites(StoreBase):
             if row is None:
                 raise ItemNotFoundError(item_id)
             analyzing = run_pb2.PROCESSING_STAGE_ANALYZING
-            step = _step(run, item_id, analyzing, self._now(), attempt=attempt)
+            step = _step(
+                run,
+                item_id,
+                analyzing,
+                self._now(),
+                attempt=attempt,
+                batch_id=batch_id,
+                request_id=request_id,
+            )
             run_row = record_step(session, step, self._now())
             verdict = claim_verdict(row, run, force=force)
             if has_moved_past(run_row, analyzing):
@@ -195,6 +208,8 @@ class RunWrites(StoreBase):
         error: run_pb2.ProcessingError,
         cancelled: bool,
         next_stage: run_pb2.ProcessingStage.ValueType = run_pb2.PROCESSING_STAGE_UNSPECIFIED,
+        batch_id: str = "",
+        request_id: str = "",
     ) -> activities_pb2.ItemWriteOutcome.ValueType:
         """Records that the run failed (status FAILED) or was cancelled (CANCELLED).
 
@@ -203,7 +218,8 @@ class RunWrites(StoreBase):
         recorded as the last run; earlier suggestions, processed_time and image analyses stay;
         the outcome is counted for the run's batches. The run's status moves to ``next_stage``
         (UNSPECIFIED: MARKING_FAILED) whatever the outcome. A cancellation of a run that never
-        claimed the item leaves the item alone (SKIPPED_NOT_CLAIMED) but is still counted.
+        claimed the item leaves the item alone (SKIPPED_NOT_CLAIMED) but is still counted; when
+        it finds no row for the run, it writes it as the claim would (``batch_id``).
         """
         run = _run(workflow_id, run_id, run_start_time)
         status = status_name(
@@ -215,7 +231,9 @@ class RunWrites(StoreBase):
             if row is None:
                 return activities_pb2.ITEM_WRITE_OUTCOME_SKIPPED_ITEM_DELETED
             verdict = write_verdict(row, run, status=status, requires_claim=cancelled)
-            step = _step(run, item_id, stage, self._now())
+            step = _step(
+                run, item_id, stage, self._now(), batch_id=batch_id, request_id=request_id
+            )
             if verdict is WriteVerdict.SKIP_NOT_CLAIMED:
                 # Nothing happened to the item, but the run's batches count the cancellation.
                 self._record_outcome_step(session, step, counted=status)
@@ -231,9 +249,7 @@ class RunWrites(StoreBase):
             row.last_error_stage = stage_name(error.stage)
             _record_outcome(row, run)
             self._touch(row)
-            self._record_outcome_step(
-                session, _step(run, item_id, stage, self._now()), counted=status
-            )
+            self._record_outcome_step(session, step, counted=status)
         return activities_pb2.ITEM_WRITE_OUTCOME_APPLIED
 
     def _record_outcome_step(
@@ -276,6 +292,8 @@ def _step(
     now: datetime,
     *,
     attempt: int = 0,
+    batch_id: str = "",
+    request_id: str = "",
 ) -> RunStep:
     """A step of an open run, written by the run's activity (at the store's clock)."""
     return RunStep(
@@ -287,6 +305,8 @@ def _step(
         stage=stage,
         time=now,
         attempt=attempt,
+        batch_id=batch_id,
+        request_id=request_id,
     )
 
 

@@ -94,6 +94,8 @@ class AnalyzeItemImages:
                 run_start_time=request.run_start_time.ToDatetime(tzinfo=UTC),
                 force=request.force,
                 attempt=activity.info().attempt,
+                batch_id=request.batch_id,
+                request_id=request.request_id,
             )
         except ItemNotFoundError:
             raise processing_failure(

@@ -53,6 +53,8 @@ class ItemWrites:
             error=request.error,
             cancelled=request.cancelled,
             next_stage=request.next_stage,
+            batch_id=request.batch_id,
+            request_id=request.request_id,
         )
         _log_outcome("cancellation" if request.cancelled else "failure", request.item_id, outcome)
         return activities_pb2.MarkItemProcessingFailedOutput(

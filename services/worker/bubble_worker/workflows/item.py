@@ -9,10 +9,11 @@ The database writes and the notification are local activities (no task-queue rou
 successful item costs two workflow tasks and one activity task: the analysis, on its own queue.
 
 Every step is also written to the read model (the run's row, which GetStatus and WatchStatus
-read): the starter writes it QUEUED; the run's first step by ``record_item_run``, the ones after
-it by the activities' own transactions (the claim, the result write, then the notification
-records the last step), and the last step by ``record_item_run`` where no notification recorded
-it (a skipped run, a cancellation before the outcome, a notification skipped or undeliverable).
+read): the starter writes it QUEUED; the run's first step by ``record_item_run`` when it waits
+for a start delay (else the claim writes it), the ones after it by the activities' own
+transactions (the claim, the result write, then the notification records the last step), and
+the last step by ``record_item_run`` where no notification recorded it (a skipped run, a
+cancellation before the outcome, a notification skipped or undeliverable).
 The last step also counts the outcome for the batches following the run, in the same transaction;
 the batches read it from there (nothing signals them).
 """
@@ -48,7 +49,8 @@ LEANER_RUNS = "leaner-runs"
 """Patch: fewer tasks and steps per run (measured with tools:bench-throughput, see the README).
 The owner's notification is a local activity, in the workflow task that wrote the outcome, not an
 activity task of its own (one workflow task and one activity task fewer), and it records the run's
-last step once the owner is told (one local activity fewer)."""
+last step once the owner is told (one local activity fewer). A run without a start delay writes
+no first step of its own: the claim writes it (one local activity fewer)."""
 
 
 @workflow.defn(name=names.ITEM_WORKFLOW)
@@ -162,7 +164,10 @@ class ItemImageProcessingWorkflow:
             delay = request.start_delay.ToTimedelta()
         if delay > timedelta(0):
             self._enter(run_pb2.PROCESSING_STAGE_QUEUED)
-        await self._start(delay)
+        if delay > timedelta(0) or not self._lean:
+            # Since the leaner-runs patch a run that starts at once leaves its first step to the
+            # claim, which writes the same (analysing, and the batch member when needed).
+            await self._start(delay)
         if delay > timedelta(0):
             await workflow.sleep(delay)
 
@@ -227,7 +232,11 @@ class ItemImageProcessingWorkflow:
         analysed: activities_pb2.AnalyzeItemImagesOutput = await workflow.execute_activity(
             names.ANALYZE_ITEM_IMAGES,
             activities_pb2.AnalyzeItemImagesInput(
-                **self._run(), analyzer=request.analyzer, force=request.force
+                **self._run(),
+                analyzer=request.analyzer,
+                force=request.force,
+                batch_id=request.batch_id,
+                request_id=request.request_id,
             ),
             result_type=activities_pb2.AnalyzeItemImagesOutput,
             task_queue=request.analysis_task_queue or names.DEFAULT_ANALYSIS_TASK_QUEUE,
@@ -339,6 +348,8 @@ class ItemImageProcessingWorkflow:
                 error=error,
                 cancelled=cancelled,
                 next_stage=self._stage_after_write(),
+                batch_id=self._request.batch_id,
+                request_id=self._request.request_id,
             ),
             activities_pb2.MarkItemProcessingFailedOutput,
         )

@@ -830,6 +830,20 @@ class AnalyzeItemImagesInput(betterproto2.Message):
     workflow_id so a retry of the same run is recognised as the same claim.
     """
 
+    batch_id: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    The batch that started the run (empty for a run of its own). The claim
+    writes the run's first step: when the batch could not record the start
+    (its database failed after the start call), the claim marks the batch
+    member as following this run (see RecordItemRunInput.batch_id).
+    """
+
+    request_id: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
+    """
+    request_id of the StartItemProcessing call that started the run, kept
+    on the run's row when the claim creates it.
+    """
+
 
 default_message_pool.register_message(
     "bubble.processing.v1", "AnalyzeItemImagesInput", AnalyzeItemImagesInput
@@ -2892,6 +2906,15 @@ class MarkItemProcessingFailedInput(betterproto2.Message):
     The stage the run enters once the write has committed (see
     UpdateItemWithSuggestionsInput.next_stage).
     """
+
+    batch_id: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    The batch that started the run, and the request that did: a run
+    cancelled before its claim may write its row first (see
+    AnalyzeItemImagesInput.batch_id).
+    """
+
+    request_id: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
 
 
 default_message_pool.register_message(
