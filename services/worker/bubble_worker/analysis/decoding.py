@@ -197,9 +197,7 @@ def _working_copy(image: Image.Image, max_edge: int) -> Image.Image:
         image = image.convert("I").point(lambda value: value / 256).convert("L")
     elif image.mode not in _RESAMPLABLE_MODES:
         image = image.convert("RGBA" if _may_have_alpha(image) else "RGB")
-    target = fit_within(image.size, max_edge)
-    if image.size != target:
-        image = downscale(image, target)
+    image = downscale(image, fit_within(image.size, max_edge))
     if image.mode in ("RGBA", "LA"):
         image = image.convert("RGBA")
         fully_opaque = image.getchannel("A").histogram()[255]

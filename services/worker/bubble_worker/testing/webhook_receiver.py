@@ -36,6 +36,10 @@ class WebhookReceiver:
             self.received.append(request)
             return self.statuses.pop(0) if self.statuses else 204
 
+    def keep_cut_off(self, request: ReceivedRequest) -> None:
+        with self._lock:
+            self.cut_off.append(request)
+
 
 @contextmanager
 def webhook_receiver() -> Iterator[WebhookReceiver]:
@@ -49,8 +53,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
                 self.path, {k.lower(): v for k, v in self.headers.items()}, body
             )
             if len(body) < expected:
-                with receiver._lock:
-                    receiver.cut_off.append(request)
+                receiver.keep_cut_off(request)
                 self.close_connection = True
                 return
             self.send_response(receiver.next_status(request))
