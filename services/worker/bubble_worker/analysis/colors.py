@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from bubble.processing.v1 import analysis_pb2
+from bubble_worker.analysis.clustering import quantize
 from bubble_worker.analysis.geometry import fit_within
 from bubble_worker.analysis.measures import OPAQUE_ALPHA_MIN
 from bubble_worker.analysis.resampling import area_average
@@ -27,10 +30,9 @@ JUST_NOTICEABLE: Final = 3.0
 """CIELAB distance below which two colours look the same (about 2.3 is the classic just
 noticeable difference)."""
 
-_KMEANS_ITERATIONS: Final = 4
-"""Pillow's k-means after its median cut, which moves each cluster's colour to the mean of its
-pixels (median cut alone reports box centres). Pillow repeats the passes until fewer than this
-many pixels change cluster, so it converges whatever the value: 1 to 4 cost the same here."""
+_KMEANS: Final = 4
+"""Pillow's ``kmeans`` argument: k-means passes after the median cut move each cluster's colour
+to the mean of its pixels, until at most 3 pixels change cluster."""
 
 PALETTE: Final[tuple[tuple[str, tuple[int, int, int]], ...]] = (
     ("black", (0, 0, 0)),
@@ -67,38 +69,33 @@ def dominant_colors(image: Image.Image) -> list[analysis_pb2.ColorSwatch]:
     Transparent pixels are not part of the picture and are left out, so fractions are shares of
     the visible pixels. Ties are broken by hex value to keep the result deterministic.
     """
-    sample_size = fit_within(image.size, SAMPLE_EDGE)
-    if image.mode == "RGB":
-        sample = area_average(image, sample_size)
-    else:
-        sample = image.resize(sample_size, Image.Resampling.BOX)
-    if sample.mode == "RGBA":
-        visible = _visible_pixels(sample)
-        if visible is None:
-            return []
-        sample = visible
-    quantized = sample.quantize(
-        colors=MAX_SWATCHES,
-        method=Image.Quantize.MEDIANCUT,
-        kmeans=_KMEANS_ITERATIONS,
-        dither=Image.Dither.NONE,
-    )
-    palette = quantized.getpalette() or []
-    total = sample.width * sample.height
+    pixels = _sample_pixels(image)
+    if not len(pixels):
+        return []
     clusters = _merge_indistinguishable(
         sorted(
             (
-                (count, _hex(palette[3 * index : 3 * index + 3]))
-                for count, index in _colors(quantized)
+                (cluster.pixel_count, _hex(cluster.rgb))
+                for cluster in quantize(pixels, MAX_SWATCHES, _KMEANS)
             ),
             key=lambda cluster: (-cluster[0], cluster[1]),
         )
     )
+    total = len(pixels)
     return [
         analysis_pb2.ColorSwatch(hex=hex_value, name=color_name(hex_value), fraction=count / total)
         for count, hex_value in clusters
         if count / total >= MIN_SWATCH_FRACTION
     ][:MAX_SWATCHES]
+
+
+def _sample_pixels(image: Image.Image) -> npt.NDArray[np.uint8]:
+    """The visible pixels of a :data:`SAMPLE_EDGE` copy, as rows of red, green and blue."""
+    sample_size = fit_within(image.size, SAMPLE_EDGE)
+    if image.mode == "RGB":
+        return area_average(image, sample_size).reshape(-1, 3)
+    sample = np.asarray(image.resize(sample_size, Image.Resampling.BOX))
+    return sample[sample[..., 3] >= OPAQUE_ALPHA_MIN][:, :3]
 
 
 def _merge_indistinguishable(clusters: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -131,28 +128,7 @@ def color_distance(first: str, second: str) -> float:
     return math.dist(_lab(_rgb(first)), _lab(_rgb(second)))
 
 
-def _visible_pixels(sample: Image.Image) -> Image.Image | None:
-    """The sample's visible pixels as a one-row "RGB" image, or None when there are none."""
-    rgb = sample.convert("RGB").tobytes()
-    alpha = sample.getchannel("A").tobytes()
-    visible = [
-        rgb[3 * index : 3 * index + 3] for index, a in enumerate(alpha) if a >= OPAQUE_ALPHA_MIN
-    ]
-    if not visible:
-        return None
-    return Image.frombytes("RGB", (len(visible), 1), b"".join(visible))
-
-
-def _colors(quantized: Image.Image) -> list[tuple[int, int]]:
-    """(pixel count, palette index) of every colour a quantised ("P") image uses."""
-    return [
-        (count, index)
-        for count, index in quantized.getcolors(MAX_SWATCHES) or []
-        if isinstance(index, int)
-    ]
-
-
-def _hex(rgb: list[int]) -> str:
+def _hex(rgb: tuple[int, int, int]) -> str:
     red, green, blue = rgb
     return f"#{red:02x}{green:02x}{blue:02x}"
 

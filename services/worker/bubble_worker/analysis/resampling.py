@@ -14,6 +14,7 @@ from typing import Final
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from bubble_worker.analysis.geometry import DOWNSCALE
@@ -43,7 +44,7 @@ def downscale(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(cv2.resize(np.asarray(image), size, interpolation=filter_))
 
 
-def area_average(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """``image`` ("RGB") scaled to ``size`` by averaging the pixels each new one covers:
-    what Pillow's BOX filter computes, in a tenth of its time."""
-    return Image.fromarray(cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_AREA))
+def area_average(image: Image.Image, size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """The pixels of ``image`` ("RGB") scaled to ``size`` by averaging the pixels each new one
+    covers: what Pillow's BOX filter computes, in a tenth of its time."""
+    return np.asarray(cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_AREA), np.uint8)

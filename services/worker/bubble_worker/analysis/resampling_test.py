@@ -86,7 +86,7 @@ def test_same_size_is_the_same_picture_and_larger_is_refused() -> None:
 def test_area_average_is_pillows_box_filter() -> None:
     photo = photo_like((512, 384), seed=34)
 
-    ours = area_average(photo, (128, 96))
+    ours = Image.fromarray(area_average(photo, (128, 96)))
     boxes = photo.resize((128, 96), Image.Resampling.BOX)
 
     assert max(high for _, high in ImageStat.Stat(ImageChops.difference(ours, boxes)).extrema) <= 1
