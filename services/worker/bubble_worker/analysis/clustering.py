@@ -10,12 +10,14 @@ Pillow's), in a third of the time.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from bubble_worker.analysis.matrices import matrix_product
 from bubble_worker.analysis.median_cut import median_cut
 
 Colours = npt.NDArray[np.float64]
@@ -44,7 +46,7 @@ def quantize(pixels: npt.NDArray[np.uint8], colors: int, kmeans: int) -> list[Cl
     assignment = np.empty(len(distinct.counts), dtype=np.intp)
     for index, members in enumerate(leaves):
         assignment[members] = index
-    palette = _means(distinct, assignment, len(leaves))
+    palette = _rounded_means(*_sums(distinct, assignment, len(leaves)))
     assignment = _nearest(distinct, palette, assignment, _Candidates.sorted(palette))
     if kmeans > 0:
         palette, assignment = _kmeans(distinct, assignment, palette, kmeans - 1)
@@ -69,6 +71,8 @@ class _Distinct:
     """``channels`` times ``counts``: the sums behind each cluster's mean."""
     norms: npt.NDArray[np.float64]
     """Each colour's squared length, for distances as matrix products."""
+    columns: npt.NDArray[np.intp]
+    """0, 1, 2, ...: one index per colour."""
 
     @classmethod
     def of(cls, pixels: npt.NDArray[np.uint8]) -> _Distinct:
@@ -82,18 +86,26 @@ class _Distinct:
             counts=counts.astype(np.int64),
             weighted=channels * counts,
             norms=np.einsum("ij,ij->j", channels, channels),
+            columns=np.arange(len(counts)),
         )
 
 
-def _means(distinct: _Distinct, assignment: npt.NDArray[np.intp], entries: int) -> Colours:
-    """Each cluster's mean colour (one row per cluster), rounded half up. An emptied cluster
-    becomes black, as in Pillow: its C code divides by zero there, and the NaN it converts to
-    a byte comes out as 0 on x86-64 and ARM alike."""
-    sizes = np.bincount(assignment, weights=distinct.counts, minlength=entries)
+def _sums(
+    distinct: _Distinct, assignment: npt.NDArray[np.intp], entries: int
+) -> tuple[Colours, npt.NDArray[np.float64]]:
+    """Each cluster's colour sums (one row per cluster) and pixel count."""
     sums = np.stack(
         [np.bincount(assignment, weights=row, minlength=entries) for row in distinct.weighted],
         axis=1,
-    )
+    ).astype(np.float64)
+    sizes = np.bincount(assignment, weights=distinct.counts, minlength=entries)
+    return sums, sizes.astype(np.float64)
+
+
+def _rounded_means(sums: Colours, sizes: npt.NDArray[np.float64]) -> Colours:
+    """Means rounded half up. An emptied cluster becomes black, as in Pillow: its C code
+    divides by zero there, and the NaN it converts to a byte comes out as 0 on x86-64 and
+    ARM alike."""
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.floor(0.5 + sums / sizes[:, None])
     return np.where(sizes[:, None] > 0, means, 0.0)
@@ -106,6 +118,8 @@ class _Candidates:
 
     order: npt.NDArray[np.intp]
     between: npt.NDArray[np.float64]
+    unsorted: tuple[int, ...] = ()
+    """Entries whose candidates are out of order by distance."""
 
     @classmethod
     def sorted(cls, palette: Colours) -> _Candidates:
@@ -119,18 +133,17 @@ class _Candidates:
         moves an element at most one step per pass after an ascending run, and a row can
         stay out of order. Which entries a colour tries depends on it, so it is kept."""
         between = _between(palette)
-        rows = self.order.tolist()
-        for row, distances in zip(rows, between.tolist(), strict=True):
+        rows, unsorted = self.order.tolist(), []
+        for entry, (row, distances) in enumerate(zip(rows, between.tolist(), strict=True)):
             for position in range(1, len(row)):
                 element, slot = row[position], position
                 while slot and distances[row[slot - 1]] > distances[row[slot]]:
                     row[slot] = row[slot - 1]
                     slot -= 1
                 row[slot] = element
-        return _Candidates(np.array(rows, dtype=np.intp), between)
-
-    def is_sorted(self, entry: int) -> bool:
-        return bool(np.all(np.diff(self.between[entry, self.order[entry]]) >= 0))
+            if any(distances[a] > distances[b] for a, b in itertools.pairwise(row)):
+                unsorted.append(entry)
+        return _Candidates(np.array(rows, dtype=np.intp), between, tuple(unsorted))
 
 
 def _between(palette: Colours) -> npt.NDArray[np.float64]:
@@ -153,26 +166,25 @@ def _nearest(
     # |p - c|^2 as |p|^2 - 2 p.c + |c|^2: one matrix product, exact in floating point.
     distances = (
         np.einsum("ij,ij->i", palette, palette)[:, None]
-        - 2 * (palette @ distinct.channels)
+        - 2 * matrix_product(palette, distinct.channels)
         + distinct.norms
     )
-    current = distances[assignment, np.arange(len(assignment))]
-    nearest = distances.min(axis=0)
-    first = np.zeros(len(assignment), dtype=np.intp)
-    equally_near = np.zeros(len(assignment), dtype=np.intp)
-    for entry in range(len(palette) - 1, -1, -1):  # row by row: faster than argmin(axis=0)
-        at_nearest = distances[entry] == nearest
-        first[at_nearest] = entry
-        equally_near += at_nearest
-    moves = nearest < current
-    chosen = np.where(moves, first, assignment)
-    walk = moves & (equally_near > 1)  # ties: the first candidate offered wins
-    for entry in range(len(palette)):
-        if not candidates.is_sorted(entry):
-            walk |= assignment == entry
-    for entry in np.unique(assignment[walk]):
-        colours = np.flatnonzero(walk & (assignment == entry))
-        chosen[colours] = _walk(distances[:, colours], current[colours], entry, candidates)
+    current = distances[assignment, distinct.columns]
+    moves = np.flatnonzero(distances.min(axis=0) < current)  # after a few passes, few do
+    chosen = assignment.copy()
+    walkers = [np.flatnonzero(assignment == entry) for entry in candidates.unsorted]
+    if len(moves):
+        offered = distances[:, moves]
+        at_nearest = offered == offered.min(axis=0)
+        chosen[moves] = np.argmax(at_nearest, axis=0)  # the lowest index of the nearest
+        tied = moves[np.count_nonzero(at_nearest, axis=0) > 1]  # ties: the first offered wins
+        if len(tied):
+            walkers.append(tied)
+    if walkers:
+        walking = np.unique(np.concatenate(walkers))
+        for entry in np.unique(assignment[walking]):
+            colours = walking[assignment[walking] == entry]
+            chosen[colours] = _walk(distances[:, colours], current[colours], entry, candidates)
     return chosen
 
 
@@ -201,16 +213,22 @@ def _kmeans(
     threshold: int,
 ) -> tuple[Colours, npt.NDArray[np.intp]]:
     """Lloyd's passes until at most ``threshold`` pixels change cluster; the palette returned
-    is the one the last pass assigned to, as in Pillow."""
+    is the one the last pass assigned to, as in Pillow. Like Pillow, each pass updates the
+    clusters' sums with the colours that moved rather than adding everything up again."""
+    sums, sizes = _sums(distinct, assignment, len(palette))
     candidates: _Candidates | None = None
     for _ in range(MAX_KMEANS_PASSES):
-        palette = _means(distinct, assignment, len(palette))
+        palette = _rounded_means(sums, sizes)
         candidates = (
             _Candidates.sorted(palette) if candidates is None else candidates.resorted(palette)
         )
         moved = _nearest(distinct, palette, assignment, candidates)
-        changes = int(distinct.counts[moved != assignment].sum())
+        changed = np.flatnonzero(moved != assignment)
+        counts, weighted = distinct.counts[changed], distinct.weighted[:, changed].T
+        for entries_of, sign in ((assignment, -1), (moved, 1)):
+            np.add.at(sizes, entries_of[changed], sign * counts)
+            np.add.at(sums, entries_of[changed], sign * weighted)
         assignment = moved
-        if changes <= threshold:
+        if int(counts.sum()) <= threshold:
             break
     return palette, assignment

@@ -191,6 +191,7 @@ def _working_copy(image: Image.Image, max_edge: int) -> Image.Image:
     few pixels; palette, bilevel and 16-bit images are converted first because resampling is
     undefined on palette indices and 16-bit values must be scaled, not clipped, to 8 bits.
     """
+    opened = image
     if image.mode.startswith("I;16") or image.mode == "I":
         # 16-bit samples (e.g. 16-bit greyscale PNG/TIFF) would clip to white in a plain
         # conversion; keep their top 8 bits instead.
@@ -203,7 +204,9 @@ def _working_copy(image: Image.Image, max_edge: int) -> Image.Image:
         fully_opaque = image.getchannel("A").histogram()[255]
         if fully_opaque < image.width * image.height:
             return image
-    return image.convert("RGB")
+    if image.mode == "RGB" and image is not opened:  # converting RGB would only copy it
+        return image
+    return image.convert("RGB")  # a copy that outlives the opened file
 
 
 def _may_have_alpha(image: Image.Image) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import cv2
 import numpy as np
 from PIL import Image, ImageStat
+
+from bubble_worker.analysis.opencv import cv2
 
 OPAQUE_ALPHA_MIN: Final = 128
 """Pixels at least this opaque count as part of the picture; fainter ones are background.
@@ -44,23 +45,25 @@ def opaque_mask(image: Image.Image) -> Image.Image | None:
     return image.getchannel("A").point(lambda alpha: 255 if alpha >= OPAQUE_ALPHA_MIN else 0, "1")
 
 
-def measure(image: Image.Image) -> Measures:
-    """Measures an "RGB" or "RGBA" image.
+def measure(image: Image.Image, grey: Image.Image | None = None) -> Measures:
+    """Measures an "RGB" or "RGBA" image; ``grey`` is its :func:`greyscale`, when the caller
+    has it already.
 
     Brightness and contrast ignore transparent pixels (like the dominant colours do), so a
     product cut out on a transparent background is judged by the product, not by whatever
     colour the invisible pixels happen to have. A fully transparent image is measured as it
     would be shown, on white.
     """
-    luma = image.convert("L")
+    grey = greyscale(image) if grey is None else grey
+    luma = grey if image.mode == "RGB" else image.convert("L")  # the same for RGB
     mask = opaque_mask(image)
     if mask is not None and mask.getbbox() is None:
-        luma, mask = greyscale(image), None
+        luma, mask = grey, None
     stats = ImageStat.Stat(luma, mask)
     return Measures(
         brightness=stats.mean[0] / 255,
         contrast=stats.stddev[0] / 255,
-        sharpness=laplacian_variance(greyscale(image)),
+        sharpness=laplacian_variance(grey),
     )
 
 

@@ -39,7 +39,8 @@ class PillowAnalyzer:
         decoded = decode_image(path, image_id=image_id, max_edge=max(THUMBNAIL_SIZES))
         working = decoded.image
         measured = downscale(working, fit_within(working.size, ANALYSIS_EDGE))
-        measures = measure(measured)
+        grey = greyscale(measured)
+        measures = measure(measured, grey)
         analysis = analysis_pb2.ImageAnalysis(
             image_id=image_id,
             format=decoded.format,
@@ -48,7 +49,7 @@ class PillowAnalyzer:
             height=decoded.height,
             size_bytes=decoded.size_bytes,
             sha256=decoded.sha256,
-            perceptual_hash=dhash64(greyscale(measured)),
+            perceptual_hash=dhash64(grey),
             perceptual_hash_algorithm=DHASH_ALGORITHM,
             dominant_colors=dominant_colors(measured),
             brightness=measures.brightness,

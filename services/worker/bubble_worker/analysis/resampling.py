@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from typing import Final
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
 from bubble_worker.analysis.geometry import DOWNSCALE
-
-cv2.setNumThreads(1)  # each analysis process is one core's worth of work; no thread pools
+from bubble_worker.analysis.opencv import cv2
 
 _OPENCV_MODES: Final = frozenset({"RGB", "L"})
 """Modes scaled by OpenCV. RGBA stays with Pillow, which resamples it premultiplied (so
