@@ -17,7 +17,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from bubble_worker.analysis.matrices import matrix_product
 from bubble_worker.analysis.median_cut import median_cut
 
 Colours = npt.NDArray[np.float64]
@@ -166,7 +165,7 @@ def _nearest(
     # |p - c|^2 as |p|^2 - 2 p.c + |c|^2: one matrix product, exact in floating point.
     distances = (
         np.einsum("ij,ij->i", palette, palette)[:, None]
-        - 2 * matrix_product(palette, distinct.channels)
+        - 2 * (palette @ distinct.channels)
         + distinct.norms
     )
     current = distances[assignment, distinct.columns]
