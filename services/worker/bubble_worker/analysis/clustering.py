@@ -20,8 +20,12 @@ import numpy.typing as npt
 from bubble_worker.analysis.median_cut import median_cut
 
 Colours = npt.NDArray[np.float64]
-"""Whole-number colour values in floating point, so that distances are matrix products
-(exact: no value comes near 2**53)."""
+"""Whole-number colour values in floating point, so that sums and means are exact."""
+
+Distances = npt.NDArray[np.float32]
+"""Squared distances between whole-number colours: at most 3 * 255**2, and no partial sum of
+the matrix product behind them beyond 2**24, so single precision holds them exactly and
+halves the memory every pass reads."""
 
 MAX_KMEANS_PASSES: Final = 1000
 """Pillow repeats k-means passes until few pixels move, with no limit; rounded means can in
@@ -45,7 +49,7 @@ def quantize(pixels: npt.NDArray[np.uint8], colors: int, kmeans: int) -> list[Cl
     assignment = np.empty(len(distinct.counts), dtype=np.intp)
     for index, members in enumerate(leaves):
         assignment[members] = index
-    palette = _rounded_means(*_sums(distinct, assignment, len(leaves)))
+    palette = _rounded_means(_totals(distinct, assignment, len(leaves)))
     assignment = _nearest(distinct, palette, assignment, _Candidates.sorted(palette))
     if kmeans > 0:
         palette, assignment = _kmeans(distinct, assignment, palette, kmeans - 1)
@@ -67,9 +71,12 @@ class _Distinct:
     counts: npt.NDArray[np.int64]
     """Pixels of each colour."""
     weighted: Colours
-    """``channels`` times ``counts``: the sums behind each cluster's mean."""
-    norms: npt.NDArray[np.float64]
-    """Each colour's squared length, for distances as matrix products."""
+    """``channels`` times ``counts``, and ``counts`` as a fourth row: what a cluster adds up
+    for its mean."""
+    augmented: Distances
+    """``channels`` with a row of ones below: one matrix product gives every distance."""
+    norms: Distances
+    """Each colour's squared length."""
     columns: npt.NDArray[np.intp]
     """0, 1, 2, ...: one index per colour."""
 
@@ -83,31 +90,27 @@ class _Distinct:
         return cls(
             channels=channels,
             counts=counts.astype(np.int64),
-            weighted=channels * counts,
-            norms=np.einsum("ij,ij->j", channels, channels),
+            weighted=np.vstack([channels * counts, counts]),
+            augmented=np.vstack([channels, np.ones(len(counts))]).astype(np.float32),
+            norms=np.einsum("ij,ij->j", channels, channels).astype(np.float32),
             columns=np.arange(len(counts)),
         )
 
 
-def _sums(
-    distinct: _Distinct, assignment: npt.NDArray[np.intp], entries: int
-) -> tuple[Colours, npt.NDArray[np.float64]]:
-    """Each cluster's colour sums (one row per cluster) and pixel count."""
-    sums = np.stack(
+def _totals(distinct: _Distinct, assignment: npt.NDArray[np.intp], entries: int) -> Colours:
+    """Each cluster's colour sums and pixel count (one row per cluster, the count last)."""
+    return np.stack(
         [np.bincount(assignment, weights=row, minlength=entries) for row in distinct.weighted],
         axis=1,
     ).astype(np.float64)
-    sizes = np.bincount(assignment, weights=distinct.counts, minlength=entries)
-    return sums, sizes.astype(np.float64)
 
 
-def _rounded_means(sums: Colours, sizes: npt.NDArray[np.float64]) -> Colours:
+def _rounded_means(totals: Colours) -> Colours:
     """Means rounded half up. An emptied cluster becomes black, as in Pillow: its C code
     divides by zero there, and the NaN it converts to a byte comes out as 0 on x86-64 and
     ARM alike."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.floor(0.5 + sums / sizes[:, None])
-    return np.where(sizes[:, None] > 0, means, 0.0)
+    sums, sizes = totals[:, :3], totals[:, 3:]
+    return np.floor(0.5 + np.divide(sums, sizes, out=np.zeros_like(sums), where=sizes > 0))
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,9 @@ class _Candidates:
         moves an element at most one step per pass after an ascending run, and a row can
         stay out of order. Which entries a colour tries depends on it, so it is kept."""
         between = _between(palette)
+        ordered = between[np.arange(len(between))[:, None], self.order]
+        if (ordered[:, 1:] >= ordered[:, :-1]).all():  # the palette barely moved: the usual case
+            return _Candidates(self.order, between)
         rows, unsorted = self.order.tolist(), []
         for entry, (row, distances) in enumerate(zip(rows, between.tolist(), strict=True)):
             for position in range(1, len(row)):
@@ -162,13 +168,13 @@ def _nearest(
     the colour is, which cannot skip a nearer one when they are sorted: then the nearest
     entry is taken directly, and only colours of unsorted rows walk as Pillow does.
     """
-    # |p - c|^2 as |p|^2 - 2 p.c + |c|^2: one matrix product, exact in floating point.
-    distances = (
-        np.einsum("ij,ij->i", palette, palette)[:, None]
-        - 2 * (palette @ distinct.channels)
-        + distinct.norms
+    # |p - c|^2 as (-2 p, |p|^2) . (c, 1) + |c|^2: one matrix product, exact (see Distances).
+    entries = np.concatenate(
+        [-2 * palette, (palette * palette).sum(axis=1, keepdims=True)], axis=1, dtype=np.float32
     )
-    current = distances[assignment, distinct.columns]
+    distances = entries @ distinct.augmented
+    distances += distinct.norms
+    current = distances.ravel()[assignment * len(assignment) + distinct.columns]
     moves = np.flatnonzero(distances.min(axis=0) < current)  # after a few passes, few do
     chosen = assignment.copy()
     walkers = [np.flatnonzero(assignment == entry) for entry in candidates.unsorted]
@@ -176,7 +182,8 @@ def _nearest(
         offered = distances[:, moves]
         at_nearest = offered == offered.min(axis=0)
         chosen[moves] = np.argmax(at_nearest, axis=0)  # the lowest index of the nearest
-        tied = moves[np.count_nonzero(at_nearest, axis=0) > 1]  # ties: the first offered wins
+        # Ties: the first offered wins.
+        tied = moves[np.add.reduce(at_nearest, axis=0, dtype=np.int16) > 1]
         if len(tied):
             walkers.append(tied)
     if walkers:
@@ -188,8 +195,8 @@ def _nearest(
 
 
 def _walk(
-    distances: npt.NDArray[np.float64],
-    current: npt.NDArray[np.float64],
+    distances: Distances,
+    current: Distances,
     entry: int,
     candidates: _Candidates,
 ) -> npt.NDArray[np.intp]:
@@ -214,20 +221,19 @@ def _kmeans(
     """Lloyd's passes until at most ``threshold`` pixels change cluster; the palette returned
     is the one the last pass assigned to, as in Pillow. Like Pillow, each pass updates the
     clusters' sums with the colours that moved rather than adding everything up again."""
-    sums, sizes = _sums(distinct, assignment, len(palette))
+    totals = _totals(distinct, assignment, len(palette))
     candidates: _Candidates | None = None
     for _ in range(MAX_KMEANS_PASSES):
-        palette = _rounded_means(sums, sizes)
+        palette = _rounded_means(totals)
         candidates = (
             _Candidates.sorted(palette) if candidates is None else candidates.resorted(palette)
         )
         moved = _nearest(distinct, palette, assignment, candidates)
         changed = np.flatnonzero(moved != assignment)
-        counts, weighted = distinct.counts[changed], distinct.weighted[:, changed].T
-        for entries_of, sign in ((assignment, -1), (moved, 1)):
-            np.add.at(sizes, entries_of[changed], sign * counts)
-            np.add.at(sums, entries_of[changed], sign * weighted)
+        moving = distinct.weighted[:, changed].T
+        np.add.at(totals, assignment[changed], -moving)
+        np.add.at(totals, moved[changed], moving)
         assignment = moved
-        if int(counts.sum()) <= threshold:
+        if int(moving[:, 3].sum()) <= threshold:
             break
     return palette, assignment
