@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from bubble_worker.analysis.colors import dominant_colors
@@ -88,8 +89,9 @@ def naive(path: Path, media_root: Path) -> None:
     sha256 = file_sha256(path)
     measure(upright)
     dhash64(greyscale(upright))
-    dominant_colors(upright)
-    write_thumbnails([upright], sha256=sha256, media_root=media_root)
+    pixels = np.asarray(upright)
+    dominant_colors(pixels)
+    write_thumbnails([pixels], sha256=sha256, media_root=media_root)
 
 
 RUNS: dict[str, Callable[[Path, Path], None]] = {

@@ -13,7 +13,7 @@ from bubble.processing.v1 import analysis_pb2
 from bubble_worker.analysis.clustering import quantize
 from bubble_worker.analysis.geometry import fit_within
 from bubble_worker.analysis.measures import OPAQUE_ALPHA_MIN
-from bubble_worker.analysis.resampling import area_average
+from bubble_worker.analysis.resampling import Pixels, area_average, pixels_of
 
 MAX_SWATCHES: Final = 5
 """Clusters per image; analysis.proto allows at most 5."""
@@ -63,25 +63,25 @@ COLOR_NAMES: Final = tuple(dict.fromkeys(name for name, _ in PALETTE))
 """Every name :func:`color_name` can return."""
 
 
-def dominant_colors(image: Image.Image) -> list[analysis_pb2.ColorSwatch]:
-    """The most common colours of an "RGB" or "RGBA" image, most dominant first.
+def dominant_colors(pixels: Pixels) -> list[analysis_pb2.ColorSwatch]:
+    """The most common colours of an RGB or RGBA picture, most dominant first.
 
     Transparent pixels are not part of the picture and are left out, so fractions are shares of
     the visible pixels. Ties are broken by hex value to keep the result deterministic.
     """
-    pixels = _sample_pixels(image)
-    if not len(pixels):
+    sample = _sample(pixels)
+    if not len(sample):
         return []
     clusters = _merge_indistinguishable(
         sorted(
             (
                 (cluster.pixel_count, _hex(cluster.rgb))
-                for cluster in quantize(pixels, MAX_SWATCHES, _KMEANS)
+                for cluster in quantize(sample, MAX_SWATCHES, _KMEANS)
             ),
             key=lambda cluster: (-cluster[0], cluster[1]),
         )
     )
-    total = len(pixels)
+    total = len(sample)
     return [
         analysis_pb2.ColorSwatch(hex=hex_value, name=color_name(hex_value), fraction=count / total)
         for count, hex_value in clusters
@@ -89,12 +89,14 @@ def dominant_colors(image: Image.Image) -> list[analysis_pb2.ColorSwatch]:
     ][:MAX_SWATCHES]
 
 
-def _sample_pixels(image: Image.Image) -> npt.NDArray[np.uint8]:
+def _sample(pixels: Pixels) -> npt.NDArray[np.uint8]:
     """The visible pixels of a :data:`SAMPLE_EDGE` copy, as rows of red, green and blue."""
-    sample_size = fit_within(image.size, SAMPLE_EDGE)
-    if image.mode == "RGB":
-        return area_average(image, sample_size).reshape(-1, 3)
-    sample = np.asarray(image.resize(sample_size, Image.Resampling.BOX))
+    height, width, channels = pixels.shape
+    sample_size = fit_within((width, height), SAMPLE_EDGE)
+    if channels == 3:
+        return area_average(pixels, sample_size).reshape(-1, 3)
+    # Transparent pictures stay with Pillow's BOX filter, which averages premultiplied.
+    sample = pixels_of(Image.fromarray(pixels).resize(sample_size, Image.Resampling.BOX))
     return sample[sample[..., 3] >= OPAQUE_ALPHA_MIN][:, :3]
 
 

@@ -27,7 +27,7 @@ from bubble_worker.analysis.errors import (
 from bubble_worker.analysis.exif import apply_orientation, read_exif, swaps_axes
 from bubble_worker.analysis.files import checked_file_size
 from bubble_worker.analysis.geometry import fit_within
-from bubble_worker.analysis.resampling import downscale
+from bubble_worker.analysis.resampling import Pixels, downscale, downscaled_pixels, pixels_of
 
 OPEN_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 """The only Pillow plugins allowed to parse a file.
@@ -103,9 +103,14 @@ class DecodedImage:
     decoded_size: tuple[int, int]
     """Pixels actually decoded, in stored orientation: smaller than the header's size when the
     JPEG decoder scaled the image down while decoding (DCT scaling)."""
-    image: Image.Image
-    """Upright copy whose longer side is at most the requested edge: "RGBA" when the alpha
-    channel is actually used (some pixel is not fully opaque), otherwise "RGB"."""
+    pixels: Pixels
+    """Upright copy whose longer side is at most the requested edge: RGBA when the alpha
+    channel is actually used (some pixel is not fully opaque), otherwise RGB."""
+
+    @property
+    def image(self) -> Image.Image:
+        """:attr:`pixels` as a Pillow image ("RGB" or "RGBA"), a copy."""
+        return Image.fromarray(self.pixels)
 
 
 def decode_image(path: Path, *, image_id: str, max_edge: int) -> DecodedImage:
@@ -180,33 +185,33 @@ def _decode_opened(
         frame_count=frame_count,
         exif=exif,
         decoded_size=decoded_size,
-        image=working,
+        pixels=working,
     )
 
 
-def _working_copy(image: Image.Image, max_edge: int) -> Image.Image:
+def _working_copy(image: Image.Image, max_edge: int) -> Pixels:
     """``image`` reduced to ``max_edge`` and converted to RGB, or RGBA when alpha is used.
 
     Colour conversion happens after shrinking where Pillow can resample the mode, so it runs on
     few pixels; palette, bilevel and 16-bit images are converted first because resampling is
     undefined on palette indices and 16-bit values must be scaled, not clipped, to 8 bits.
     """
-    opened = image
     if image.mode.startswith("I;16") or image.mode == "I":
         # 16-bit samples (e.g. 16-bit greyscale PNG/TIFF) would clip to white in a plain
         # conversion; keep their top 8 bits instead.
         image = image.convert("I").point(lambda value: value / 256).convert("L")
     elif image.mode not in _RESAMPLABLE_MODES:
         image = image.convert("RGBA" if _may_have_alpha(image) else "RGB")
-    image = downscale(image, fit_within(image.size, max_edge))
+    size = fit_within(image.size, max_edge)
+    if image.mode == "RGB":  # photos: straight into NumPy, scaled there
+        return downscaled_pixels(image, size)
+    image = downscale(image, size)
     if image.mode in ("RGBA", "LA"):
         image = image.convert("RGBA")
         fully_opaque = image.getchannel("A").histogram()[255]
         if fully_opaque < image.width * image.height:
-            return image
-    if image.mode == "RGB" and image is not opened:  # converting RGB would only copy it
-        return image
-    return image.convert("RGB")  # a copy that outlives the opened file
+            return pixels_of(image)
+    return pixels_of(image.convert("RGB"))
 
 
 def _may_have_alpha(image: Image.Image) -> bool:

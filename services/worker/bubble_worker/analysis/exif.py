@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Final
+from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 from PIL import ExifTags, Image
 
 from bubble.processing.v1 import analysis_pb2
+from bubble_worker.analysis.opencv import cv2
+from bubble_worker.analysis.resampling import Pixels
 
 MAX_TEXT_LENGTH: Final = 64
 """Longest camera make/model kept: real values are short, hostile ones can be kilobytes."""
 
-_TRANSPOSE_FOR_ORIENTATION: Final[dict[int, Image.Transpose]] = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+_TURN_FOR_ORIENTATION: Final[dict[int, Callable[[Pixels], npt.NDArray[Any]]]] = {
+    2: lambda pixels: cv2.flip(pixels, 1),
+    3: lambda pixels: cv2.rotate(pixels, cv2.ROTATE_180),
+    4: lambda pixels: cv2.flip(pixels, 0),
+    5: cv2.transpose,
+    6: lambda pixels: cv2.rotate(pixels, cv2.ROTATE_90_CLOCKWISE),
+    7: lambda pixels: cv2.flip(cv2.transpose(pixels), -1),
+    8: lambda pixels: cv2.rotate(pixels, cv2.ROTATE_90_COUNTERCLOCKWISE),
 }
-"""The same table as ``ImageOps.exif_transpose``.
+"""What ``ImageOps.exif_transpose`` does for each orientation, on pixels (OpenCV: a copy in
+the new order, in a third less time than Pillow's transpose).
 
-We apply it ourselves because we transpose the small working copy, not the file's image:
-resized copies lose TIFF's tag directory, where ``exif_transpose`` would look for the tag.
+We apply it ourselves because we turn the small working copy, not the file's image: resized
+copies lose TIFF's tag directory, where ``exif_transpose`` would look for the tag.
 """
 
 _DATE_FORMATS: Final = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S")
@@ -66,12 +71,12 @@ def read_exif(image: Image.Image) -> analysis_pb2.ExifInfo | None:
     return info
 
 
-def apply_orientation(image: Image.Image, orientation: int) -> tuple[Image.Image, bool]:
-    """``image`` turned the way a viewer displays it, and whether anything had to change."""
-    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
-    if method is None:
-        return image, False
-    return image.transpose(method), True
+def apply_orientation(pixels: Pixels, orientation: int) -> tuple[Pixels, bool]:
+    """``pixels`` turned the way a viewer displays them, and whether anything had to change."""
+    turn = _TURN_FOR_ORIENTATION.get(orientation)
+    if turn is None:
+        return pixels, False
+    return np.asarray(turn(pixels), np.uint8), True
 
 
 def swaps_axes(orientation: int) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageStat
 
 from bubble_worker.analysis.opencv import cv2
+from bubble_worker.analysis.resampling import pixels_of
 
 OPAQUE_ALPHA_MIN: Final = 128
 """Pixels at least this opaque count as part of the picture; fainter ones are background.
@@ -78,7 +79,7 @@ def laplacian_variance(grey: Image.Image) -> float:
     width, height = grey.size
     if width < 3 or height < 3:
         return 0.0
-    values = np.asarray(grey, dtype=np.float32)
+    values = pixels_of(grey).astype(np.float32)
     laplacian = cv2.Laplacian(values, cv2.CV_32F, ksize=1)[1:-1, 1:-1]
     _, deviation = cv2.meanStdDev(laplacian)
     return float(deviation[0, 0]) ** 2

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
+from PIL import Image
+
 from bubble.processing.v1 import analysis_pb2
 from bubble_worker.analysis.colors import dominant_colors
 from bubble_worker.analysis.decoding import decode_image
 from bubble_worker.analysis.geometry import fit_within
 from bubble_worker.analysis.hashing import DHASH_ALGORITHM, dhash64
 from bubble_worker.analysis.measures import greyscale, measure
-from bubble_worker.analysis.resampling import downscale
+from bubble_worker.analysis.resampling import shrink
 from bubble_worker.analysis.thumbnails import THUMBNAIL_SIZES, write_thumbnails
 
 ANALYSIS_EDGE: Final = 512
@@ -37,10 +39,12 @@ class PillowAnalyzer:
         can never be analysed.
         """
         decoded = decode_image(path, image_id=image_id, max_edge=max(THUMBNAIL_SIZES))
-        working = decoded.image
-        measured = downscale(working, fit_within(working.size, ANALYSIS_EDGE))
-        grey = greyscale(measured)
-        measures = measure(measured, grey)
+        working = decoded.pixels
+        height, width, channels = working.shape
+        measured = shrink(working, fit_within((width, height), ANALYSIS_EDGE))
+        measured_image = Image.fromarray(measured)
+        grey = greyscale(measured_image)
+        measures = measure(measured_image, grey)
         analysis = analysis_pb2.ImageAnalysis(
             image_id=image_id,
             format=decoded.format,
@@ -55,7 +59,7 @@ class PillowAnalyzer:
             brightness=measures.brightness,
             contrast=measures.contrast,
             sharpness=measures.sharpness,
-            has_alpha=working.mode == "RGBA",
+            has_alpha=channels == 4,
             frame_count=decoded.frame_count,
             analyzer_name=self.name,
             analyzer_version=self.version,

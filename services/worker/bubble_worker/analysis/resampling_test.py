@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from bubble_worker.analysis.resampling import area_average, downscale
+from bubble_worker.analysis.resampling import (
+    area_average,
+    downscale,
+    downscaled_pixels,
+    pixels_of,
+    shrink,
+)
 from bubble_worker.analysis.synthetic import photo_like
 
 
@@ -86,7 +93,41 @@ def test_same_size_is_the_same_picture_and_larger_is_refused() -> None:
 def test_area_average_is_pillows_box_filter() -> None:
     photo = photo_like((512, 384), seed=34)
 
-    ours = Image.fromarray(area_average(photo, (128, 96)))
+    ours = Image.fromarray(area_average(np.asarray(photo), (128, 96)))
     boxes = photo.resize((128, 96), Image.Resampling.BOX)
 
     assert max(high for _, high in ImageStat.Stat(ImageChops.difference(ours, boxes)).extrema) <= 1
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+@pytest.mark.parametrize("size", [(1, 1), (333, 1), (257, 190)])
+def test_pixels_of_is_numpys_conversion(mode: str, size: tuple[int, int]) -> None:
+    image = photo_like(size, seed=35).convert(mode)
+
+    pixels = pixels_of(image)
+
+    assert pixels.dtype == np.uint8
+    assert np.array_equal(pixels, np.asarray(image))
+
+
+def test_pixels_of_refuses_modes_whose_samples_are_not_bytes() -> None:
+    with pytest.raises(ValueError, match="'I;16'"):
+        pixels_of(Image.new("I;16", (4, 4)))
+
+
+@pytest.mark.parametrize(("mode", "target"), [("RGB", (200, 150)), ("RGBA", (200, 150))])
+def test_shrinking_pixels_is_downscaling_the_image(mode: str, target: tuple[int, int]) -> None:
+    image = photo_like((301, 226), seed=36).convert(mode)
+    if mode == "RGBA":
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+
+    assert np.array_equal(shrink(np.asarray(image), target), np.asarray(downscale(image, target)))
+
+
+def test_downscaled_pixels_are_the_downscaled_image() -> None:
+    photo = photo_like((1008, 756), seed=37)
+
+    assert np.array_equal(
+        downscaled_pixels(photo, (768, 576)), np.asarray(downscale(photo, (768, 576)))
+    )
+    assert np.array_equal(downscaled_pixels(photo, photo.size), np.asarray(photo))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from PIL import Image
+import imagecodecs
+import numpy as np
 
 from bubble.processing.v1 import analysis_pb2
 from bubble_worker.analysis.geometry import fit_within
-from bubble_worker.analysis.resampling import downscale
+from bubble_worker.analysis.resampling import Pixels, shrink
 
 THUMBNAIL_SIZES: Final = (256, 768)
 """Longer side of each thumbnail, smallest first: list tiles and the item page on high-density
@@ -48,26 +48,26 @@ def thumbnail_uri(sha256: str, size: int) -> str:
 
 
 def write_thumbnails(
-    copies: Sequence[Image.Image], *, sha256: str, media_root: Path
+    copies: Sequence[Pixels], *, sha256: str, media_root: Path
 ) -> list[analysis_pb2.Thumbnail]:
     """Renders (or reuses) one thumbnail per :data:`THUMBNAIL_SIZES`, never upscaled.
 
-    ``copies`` are upright copies of one picture at different sizes, largest first ("RGB" or
-    "RGBA"; WebP keeps the alpha channel): each thumbnail is scaled from the smallest copy that
+    ``copies`` are upright copies of one picture at different sizes, largest first (RGB or
+    RGBA; WebP keeps the alpha channel): each thumbnail is scaled from the smallest copy that
     is at least as large, so no thumbnail costs a pass over more pixels than it needs. Files
     are written to a temporary name and renamed into place, so a reader, a crash or a
     concurrent worker rendering the same file never sees a partial thumbnail.
     """
-    largest = copies[0]
+    largest_height, largest_width = copies[0].shape[:2]
     thumbnails = []
     for size in THUMBNAIL_SIZES:
         uri = thumbnail_uri(sha256, size)
-        width, height = fit_within(largest.size, size)
+        width, height = fit_within((largest_width, largest_height), size)
         path = media_root.joinpath(*uri.split("/"))
         if not path.is_file():
             source = min(
-                (copy for copy in copies if copy.width >= width and copy.height >= height),
-                key=lambda copy: copy.width,
+                (copy for copy in copies if copy.shape[1] >= width and copy.shape[0] >= height),
+                key=lambda copy: copy.shape[1],
             )
             _write_atomically(path, _encode(source, (width, height)))
         thumbnails.append(
@@ -76,11 +76,12 @@ def write_thumbnails(
     return thumbnails
 
 
-def _encode(image: Image.Image, size: tuple[int, int]) -> bytes:
-    image = downscale(image, size)
-    buffer = io.BytesIO()
-    image.save(buffer, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
-    return buffer.getvalue()
+def _encode(pixels: Pixels, size: tuple[int, int]) -> bytes:
+    """WebP of ``pixels`` scaled to ``size``, by libwebp through imagecodecs: the same bytes
+    as Pillow's encoder (same libwebp, same settings), without Pillow's copy of the picture
+    into libwebp's ARGB layout, about 0.6 ms of the 768 px thumbnail's 7."""
+    scaled = np.ascontiguousarray(shrink(pixels, size))
+    return bytes(imagecodecs.webp_encode(scaled, WEBP_QUALITY, lossless=False, method=WEBP_METHOD))
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
