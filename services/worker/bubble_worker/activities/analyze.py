@@ -224,7 +224,9 @@ class AnalyzeItemImages:
                     ) from None
                 analysis = analysis_pb2.ImageAnalysis.FromString(result)
                 analysis.analyze_time.FromDatetime(datetime.now(UTC))
-                fresh[image.sha256] = analysis
+                # Under the hash of the bytes the pool read: the file may have been replaced
+                # since it was hashed here for the lookup.
+                fresh[analysis.sha256] = analysis
                 analyses[image.image.image_id] = analysis
             activity.heartbeat(len(analyses))
             if activity.is_cancelled():

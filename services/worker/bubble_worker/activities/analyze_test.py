@@ -142,3 +142,34 @@ def test_an_item_already_processed_is_skipped_without_force(
         skip_reason=run_pb2.SKIP_REASON_ALREADY_PROCESSED
     )
     assert later.analysis == analysis_pb2.ItemAnalysis()
+
+
+def test_an_image_replaced_after_it_was_hashed_is_cached_under_the_bytes_analysed(
+    store: ItemStore,
+    run_writes: RunWrites,
+    cache: AnalysisCache,
+    media_root: Path,
+    pool: AnalysisPool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cache is looked up with the hash taken before the analysis, and the file may change
+    before the pool reads it: the result must go under the hash of what was analysed, or the
+    old bytes would be answered with the new picture's facts and thumbnails from then on."""
+    path = images.jpeg_rotated_by_exif(media_root / "items" / "front.jpg")
+    item = _item(store, media_root, path)
+    stale = "0" * 64  # what the file hashed to before it was replaced
+    monkeypatch.setattr("bubble_worker.activities.analyze.file_sha256", lambda _: stale)
+    activities = AnalyzeItemImages(
+        run_writes=run_writes, cache=cache, media_root=media_root, pool=pool
+    )
+
+    output = ActivityEnvironment().run(activities.analyze_item_images, _request(item))
+
+    (analysis,) = output.analysis.images
+    assert analysis.sha256 != stale
+    versioned = {
+        "analyzer_name": analysis.analyzer_name,
+        "analyzer_version": analysis.analyzer_version,
+    }
+    assert cache.get_cached_analyses([stale], **versioned) == {}
+    assert list(cache.get_cached_analyses([analysis.sha256], **versioned)) == [analysis.sha256]
