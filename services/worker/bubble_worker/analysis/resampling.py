@@ -37,21 +37,25 @@ def downscale(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """``image`` scaled to ``size``, which must be no larger than it on either side."""
     if image.size == size:
         return image
+    if image.mode in _OPENCV_MODES:
+        return Image.fromarray(downscaled_pixels(image, size))
     _check_shrinks(image.size, size)
-    if image.mode not in _OPENCV_MODES:
-        return image.resize(size, DOWNSCALE, reducing_gap=2.0)
-    return Image.fromarray(_opencv_downscale(image, size))
+    return image.resize(size, DOWNSCALE, reducing_gap=2.0)
 
 
 def downscaled_pixels(image: Image.Image, size: tuple[int, int]) -> Pixels:
-    """``image`` ("RGB") scaled to ``size`` (no larger), as :data:`Pixels`: what
-    :func:`downscale` computes, without copying the result back into Pillow."""
-    if image.mode != "RGB":
-        raise ValueError(f"downscaled_pixels takes 'RGB' images, not {image.mode!r}")
+    """``image`` ("RGB" or "L") scaled by OpenCV to ``size`` (no larger), as :data:`Pixels`:
+    what :func:`downscale` computes, without copying the result back into Pillow."""
+    if image.mode not in _OPENCV_MODES:
+        raise ValueError(f"downscaled_pixels takes 'RGB' or 'L' images, not {image.mode!r}")
     if image.size == size:
         return pixels_of(image)
     _check_shrinks(image.size, size)
-    return _opencv_downscale(image, size)
+    width, height = size
+    across, down = image.width // width, image.height // height
+    if max(across, down) >= 4:  # a whole-file decode: Pillow's integer box reduction is cheaper
+        image = image.reduce((max(1, across // 2), max(1, down // 2)))
+    return _opencv_resize(pixels_of(image), size)
 
 
 def shrink(pixels: Pixels, size: tuple[int, int]) -> Pixels:
@@ -100,14 +104,6 @@ def area_average(pixels: Pixels, size: tuple[int, int]) -> Pixels:
 def _check_shrinks(current: tuple[int, int], size: tuple[int, int]) -> None:
     if size[0] > current[0] or size[1] > current[1]:
         raise ValueError(f"downscale only shrinks: {current} to {size}")
-
-
-def _opencv_downscale(image: Image.Image, size: tuple[int, int]) -> Pixels:
-    width, height = size
-    across, down = image.width // width, image.height // height
-    if max(across, down) >= 4:  # a whole-file decode: Pillow's integer box reduction is cheaper
-        image = image.reduce((max(1, across // 2), max(1, down // 2)))
-    return _opencv_resize(pixels_of(image), size)
 
 
 def _opencv_resize(pixels: Pixels, size: tuple[int, int]) -> Pixels:
