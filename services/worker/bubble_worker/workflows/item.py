@@ -162,13 +162,14 @@ class ItemImageProcessingWorkflow:
         delay = timedelta()
         if request.HasField("start_delay"):
             delay = request.start_delay.ToTimedelta()
-        if delay > timedelta(0):
+        waits = delay > timedelta(0)
+        if waits:
             self._enter(run_pb2.PROCESSING_STAGE_QUEUED)
-        if delay > timedelta(0) or not self._lean:
+        if waits or not self._lean:
             # Since the leaner-runs patch a run that starts at once leaves its first step to the
             # claim, which writes the same (analysing, and the batch member when needed).
             await self._start(delay)
-        if delay > timedelta(0):
+        if waits:
             await workflow.sleep(delay)
 
         self._enter(run_pb2.PROCESSING_STAGE_ANALYZING)
