@@ -11,7 +11,10 @@ interleaved rounds (the order rotates each round), the analysis cache emptied be
 - the analyser alone, in a process pool of --processes: the compute limit;
 - Celery, one task per item on --processes prefork processes: analyse, write, notify;
 - ours: one batch of all the items (max_concurrency --window) over gRPC, waited for with
-  WatchStatus, on a worker with --processes analysis processes.
+  WatchStatus, on a worker with --processes analysis processes;
+- the Temporal floor: one workflow per item with our run's tasks and messages, every step doing
+  nothing, --window at a time, on the same Temporal server (``bench_floor``): what Temporal and
+  its SDK cost per item before our code does anything.
 
 Each phase's CPU is read per role from /proc, so CPU per item splits into analysis and the rest
 (orchestration). Single-item latency: one item at a time, --singles per round. Prints a table
@@ -33,6 +36,7 @@ from typing import Any
 from bubble_shared.store import create_engine
 from bubble_tools import bench_probes as probes
 from bubble_tools.bench_celery_app import app as celery_app
+from bubble_tools.bench_floor import FloorSystem
 from bubble_tools.bench_photos import per_item, write_phone_photos
 from bubble_tools.bench_systems import (
     ANALYSIS,
@@ -79,6 +83,7 @@ class Bench:
             log=scratch / "celery.log",
         )
         self.ours = Ours(stack=stack, engine=self.engine, window=args.window)
+        self.floor = FloorSystem(stack=stack, window=args.window, log=scratch / "floor.log")
         self._seeded = 0
 
     def fresh(self, groups: Sequence[Sequence[str]]) -> list[str]:
@@ -94,6 +99,8 @@ class Bench:
         if system == AnalyserAlone.name:
             forget_analyses(self.engine)
             roles, work = self.alone.roles(), lambda: self.alone.process(groups)
+        elif system == FloorSystem.name:
+            roles, work = self.floor.roles(), lambda: Done(self.floor.process(len(groups)))
         elif system == CeleryBaseline.name:
             ids = self.fresh(groups)
             roles, work = self.celery.roles(), lambda: self.celery.process(ids)
@@ -109,12 +116,12 @@ class Bench:
         return self.phase(system, [group])
 
     def close(self) -> None:
-        for system in (self.alone, self.celery, self.ours):
+        for system in (self.alone, self.celery, self.ours, self.floor):
             system.close()
         self.engine.dispose()
 
 
-SYSTEMS = (AnalyserAlone.name, CeleryBaseline.name, Ours.name)
+SYSTEMS = (AnalyserAlone.name, CeleryBaseline.name, Ours.name, FloorSystem.name)
 
 
 def run(bench: Bench, rounds: int, singles: int) -> dict[str, list[Phase]]:
@@ -168,17 +175,20 @@ def summary(results: dict[str, list[Phase]]) -> tuple[str, dict[str, Any]]:
             f"| {statistics.median(cpu) - statistics.median(rest):.3f} "
             f"| {statistics.median(rest):.3f} | {medians[system]['single_item_seconds']:.3f} |"
         )
-    ours, alone, celery = (medians[system] for system in (Ours.name, *SYSTEMS[:2]))
+    ours, alone, celery, floor = (
+        medians[system]
+        for system in (Ours.name, AnalyserAlone.name, CeleryBaseline.name, FloorSystem.name)
+    )
     ratios = {
         "ours_vs_compute_limit": ours["items_per_second"] / alone["items_per_second"],
         "ours_vs_celery": ours["items_per_second"] / celery["items_per_second"],
         "single_item_ours_vs_celery": ours["single_item_seconds"] / celery["single_item_seconds"],
+        "ours_orchestration_vs_temporal_floor": ours["orchestration_cpu_per_item"]
+        / floor["cpu_per_item"],
     }
-    roles = sorted({role for phase in results[Ours.name] for role in phase.cpu})
-    per_role = {
-        role: statistics.median(phase.cpu[role] / phase.items for phase in results[Ours.name])
-        for role in roles
-    }
+    per_role, floor_per_role = (
+        cpu_by_role(results[system]) for system in (Ours.name, FloorSystem.name)
+    )
     lines += [
         "",
         f"ours / compute limit: {ratios['ours_vs_compute_limit']:.2f}; "
@@ -186,8 +196,26 @@ def summary(results: dict[str, list[Phase]]) -> tuple[str, dict[str, Any]]:
         f"single item, ours / Celery: {ratios['single_item_ours_vs_celery']:.2f}",
         "ours, CPU-s per item by role: "
         + ", ".join(f"{role} {cpu:.4f}" for role, cpu in per_role.items()),
+        "the Temporal floor, CPU-s per item by role: "
+        + ", ".join(f"{role} {cpu:.4f}" for role, cpu in floor_per_role.items())
+        + "; ours' orchestration / the floor: "
+        + f"{ratios['ours_orchestration_vs_temporal_floor']:.2f}",
     ]
-    return "\n".join(lines), {"medians": medians, "ratios": ratios, "ours_cpu_by_role": per_role}
+    figures = {
+        "medians": medians,
+        "ratios": ratios,
+        "ours_cpu_by_role": per_role,
+        "temporal_floor_cpu_by_role": floor_per_role,
+    }
+    return "\n".join(lines), figures
+
+
+def cpu_by_role(phases: Sequence[Phase]) -> dict[str, float]:
+    """Median CPU-s per item of each role over ``phases``."""
+    roles = sorted({role for phase in phases for role in phase.cpu})
+    return {
+        role: statistics.median(phase.cpu[role] / phase.items for phase in phases) for role in roles
+    }
 
 
 def _size(text: str) -> tuple[int, int]:
