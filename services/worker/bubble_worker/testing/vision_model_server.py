@@ -1,12 +1,17 @@
 """A real HTTP server on loopback standing in for an OpenAI-compatible vision model in tests.
 
 It answers ``POST /v1/chat/completions`` with the queued replies in order, then with
-``default`` (a valid answer), and records every request with the time it arrived.
+``default`` (a valid answer), and records every request with the time it arrived: the kernel's
+receive time of its bytes, as a server in a process of its own would see it. The handler's own
+clock would add however long its thread waited for the GIL, which in a test is shared with the
+worker sending the requests.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -59,10 +64,28 @@ def error(status: int, message: str = "", **headers: str) -> Reply:
     return Reply(status=status, body=body, headers=headers)
 
 
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+"""Linux's socket option for receive timestamps (Python does not name it)."""
+_TIMESPEC = struct.Struct("qq")
+
+
+def arrival_time(connection: socket.socket) -> float:
+    """When the bytes waiting on ``connection`` arrived (seconds since the epoch, from the kernel
+    when it says), blocking until some do; they stay unread."""
+    _, ancillary, _, _ = connection.recvmsg(1, socket.CMSG_SPACE(_TIMESPEC.size), socket.MSG_PEEK)
+    for level, kind, data in ancillary:
+        if (level, kind) == (socket.SOL_SOCKET, _SO_TIMESTAMPNS):
+            seconds: int
+            nanoseconds: int
+            seconds, nanoseconds = _TIMESPEC.unpack(data[: _TIMESPEC.size])
+            return seconds + nanoseconds / 1e9
+    return time.time()
+
+
 @dataclass(frozen=True)
 class ReceivedChat:
     arrived: float
-    """time.monotonic() when the request arrived."""
+    """When the request arrived, in seconds since the epoch (see :func:`arrival_time`)."""
     headers: dict[str, str]
     body: dict[str, Any]
 
@@ -97,9 +120,20 @@ def vision_model_server() -> Iterator[VisionModelServer]:
     server_state = VisionModelServer()
 
     class Handler(QuietHandler):
+        arrived = 0.0
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+
+        def handle_one_request(self) -> None:
+            # Keep-alive: each request of the connection is waited for here.
+            self.arrived = arrival_time(self.connection)
+            super().handle_one_request()
+
         def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            arrived = time.monotonic()
+            arrived = self.arrived
             if self.path != "/v1/chat/completions":
                 self._send(error(404, f"no route {self.path}"))
                 return

@@ -15,14 +15,14 @@ the shape either way.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 import httpx
 
-from bubble_worker.vision.pacing import Pacer
+from bubble_worker.vision.pacing import Pacer, Sent
 from bubble_worker.vision.prompt import RESPONSE_FORMAT
 from bubble_worker.vision.settings import VisionModelSettings
 
@@ -78,10 +78,23 @@ class ChatCompletions:
         return _reply_text(*self._post(body))
 
     def _post(self, body: dict[str, Any]) -> tuple[int, bytes]:
-        """The status and (at most MAX_RESPONSE_BYTES + 1 of) the body of the reply."""
-        self._pacer.wait_turn()
+        """The status and (at most MAX_RESPONSE_BYTES + 1 of) the body of the reply.
+
+        The request is encoded (pictures and all) before its turn, so its turn ends when it is
+        sent, not when it is ready to be.
+        """
+        payload = json.dumps(body, separators=(",", ":")).encode()
         try:
-            with self._http.stream("POST", "chat/completions", json=body) as response:
+            with (
+                self._pacer.turn() as sent,
+                self._http.stream(
+                    "POST",
+                    "chat/completions",
+                    content=payload,
+                    headers={"Content-Type": "application/json"},
+                    extensions={"trace": _when_sent(sent)},
+                ) as response,
+            ):
                 if response.status_code in _RETRYABLE_4XX or response.status_code >= 500:
                     raise ModelUnavailableError(
                         f"the vision model answered HTTP {response.status_code}",
@@ -96,6 +109,17 @@ class ChatCompletions:
             raise ModelUnavailableError(
                 f"the vision model could not be reached: {type(err).__name__}: {err}"
             ) from None
+
+
+def _when_sent(sent: Sent) -> Callable[[str, dict[str, Any]], None]:
+    """An httpx trace hook that calls ``sent`` once the request's body has left (or failed to:
+    the server may have had part of it), however long its answer then takes."""
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event in ("http11.send_request_body.complete", "http11.send_request_body.failed"):
+            sent()
+
+    return trace
 
 
 def _read_bounded(response: httpx.Response) -> bytes:

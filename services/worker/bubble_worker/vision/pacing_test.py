@@ -1,7 +1,9 @@
-"""Requests start at least an interval apart, however many threads ask at once."""
+"""Requests reach the wire at least an interval apart, however many threads ask at once and
+however late a request leaves after its turn."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -10,43 +12,90 @@ import pytest
 from bubble_worker.vision.pacing import MARGIN, Pacer
 
 
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 def test_turns_are_spaced_by_the_interval() -> None:
-    now = [100.0]
-    slept: list[float] = []
+    time_ = FakeTime()
+    pacer = Pacer(4.0, clock=time_.clock, sleep=time_.sleep)
 
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
+    for _ in range(3):
+        with pacer.turn() as sent:  # the first request goes at once
+            sent()
+    time_.now += 10  # after a quiet spell, at once again
+    with pacer.turn() as sent:
+        sent()
 
-    pacer = Pacer(4.0, clock=lambda: now[0], sleep=sleep)
-
-    pacer.wait_turn()  # the first request goes at once
-    pacer.wait_turn()
-    pacer.wait_turn()
-    now[0] += 10  # after a quiet spell, at once again
-    pacer.wait_turn()
-
-    assert slept == pytest.approx([0.25 * MARGIN, 0.5 * MARGIN])
+    assert time_.slept == pytest.approx([0.25 * MARGIN, 0.25 * MARGIN])
 
 
-def test_threads_asking_at_once_are_spaced_in_real_time() -> None:
+def test_the_interval_runs_from_when_the_previous_request_was_sent() -> None:
+    # A busy worker let the first request leave 0.3 s after its turn: the next turn waits a
+    # whole interval from then, so the server never sees the two closer than that.
+    time_ = FakeTime()
+    pacer = Pacer(2.0, clock=time_.clock, sleep=time_.sleep)
+
+    with pacer.turn() as sent:
+        time_.now += 0.3
+        sent()
+        first_sent = time_.now
+        time_.now += 5.0  # its answer takes long: the next request does not wait for it
+        with pacer.turn() as sent_next:
+            second_turn = time_.now
+            sent_next()
+
+    assert second_turn - first_sent == pytest.approx(5.0)
+    with pacer.turn() as sent:
+        assert time_.now - second_turn == pytest.approx(0.5 * MARGIN)
+        sent()
+
+
+def test_a_request_that_failed_before_it_was_sent_ends_its_turn() -> None:
+    time_ = FakeTime()
+    pacer = Pacer(2.0, clock=time_.clock, sleep=time_.sleep)
+
+    def refused() -> None:
+        with pacer.turn():
+            time_.now += 0.2
+            raise ConnectionError("refused")
+
+    with pytest.raises(ConnectionError):
+        refused()
+    failed_at = time_.now
+    with pacer.turn() as sent:
+        assert time_.now - failed_at == pytest.approx(0.5 * MARGIN)
+        sent()
+
+
+def test_threads_asking_at_once_reach_the_wire_spaced_in_real_time() -> None:
     pacer = Pacer(20.0)
     interval = MARGIN / 20.0
-    starts: list[float] = []
+    sent_at: list[float] = []
     lock = threading.Lock()
 
-    def request() -> None:
-        pacer.wait_turn()
-        with lock:
-            starts.append(time.monotonic())
+    def request(delay: float) -> None:
+        with pacer.turn() as sent:
+            time.sleep(delay)  # encoding, connecting, a busy machine
+            with lock:
+                sent_at.append(time.monotonic())
+            sent()
 
-    began = time.monotonic()
-    threads = [threading.Thread(target=request) for _ in range(6)]
+    threads = [threading.Thread(target=request, args=(0.03 * (n % 2),)) for n in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    # The k-th turn never comes before k intervals after the first request (recording a start
-    # may lag behind its turn on a busy machine, never run ahead of it).
-    starts.sort()
-    assert all(start - began >= k * interval for k, start in enumerate(starts))
+    sent_at.sort()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent_at)]
+    assert min(gaps) >= interval
