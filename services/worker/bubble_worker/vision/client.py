@@ -116,7 +116,8 @@ def _when_sent(sent: Sent) -> Callable[[str, dict[str, Any]], None]:
     the server may have had part of it), however long its answer then takes."""
 
     def trace(event: str, info: dict[str, Any]) -> None:
-        if event in ("http11.send_request_body.complete", "http11.send_request_body.failed"):
+        # "http11.send_request_body.complete", and the same of HTTP/2 ("http2.").
+        if event.endswith((".send_request_body.complete", ".send_request_body.failed")):
             sent()
 
     return trace

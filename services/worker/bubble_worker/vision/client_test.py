@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -55,6 +56,20 @@ def test_sends_the_model_messages_schema_and_key(server: VisionModelServer) -> N
     assert request.body["messages"] == ASKED
     assert request.body["response_format"]["type"] == "json_schema"
     assert request.body["temperature"] == 0
+
+
+def test_a_slow_answer_does_not_hold_back_the_next_request(server: VisionModelServer) -> None:
+    # The pacer's turn ends when a request is sent, not when its answer comes back.
+    slow = Reply(body=completion(json.dumps(GOOD_ANSWER)).body, delay_seconds=1.5)
+    server.replies += [slow, slow]
+    model = client(server, max_requests_per_second=20.0)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: model.complete(ASKED), range(2)))
+
+    assert [json.loads(answer) for answer in answers] == [GOOD_ANSWER, GOOD_ANSWER]
+    first, second = sorted(request.arrived for request in server.received)
+    assert second - first < 1.0
 
 
 def test_no_key_no_authorization_header(server: VisionModelServer) -> None:

@@ -9,6 +9,8 @@ The interval runs from when the previous request was sent, not from when it was 
 between the two, a busy worker (both cores analysing) can keep the sending thread waiting for
 the CPU or the GIL for a fifth of a second, and a request that leaves late lands right before the
 next one. So a turn is held until its request is on the wire, and the next turn waits for that.
+A request that cannot be sent (the server does not accept the connection) holds the others back
+until its own connect or write timeout; they would not get through either.
 """
 
 from __future__ import annotations
